@@ -1,0 +1,26 @@
+# Two commands do all the set-up:  `make run` (install + train HybridSN)  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+
+.PHONY: install run test clean
+
+$(STAMP): pyproject.toml $(PLUGINS)
+	$(PYTHON) -m venv $(VENV)
+	# torch first and pinned: an unpinned torch pulls gigabytes of CUDA wheels.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[test]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/hsframe run --plugin hybridsn
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) mlflow.db mlartifacts

@@ -1,0 +1,3 @@
+from hsframe.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The `hsframe` command line. Heavy libraries (torch, mlflow) are imported inside commands only."""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hsframe import __version__
+from hsframe.errors import HsframeError
+
+err_console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
+    sys.exit(HsframeError.exit_code)
+
+
+def _plugins(report_problems: bool = True):
+    from hsframe.plugins import get_plugins
+
+    plugins = get_plugins()
+    if report_problems:
+        for problem in plugins.problems:
+            err_console.print(f"[yellow]Warning:[/] {problem}", highlight=False)
+    return plugins
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hsframe")
+def cli() -> None:
+    """hsframe: train, evaluate and compare hyperspectral and volumetric models, tracked in MLflow."""
+
+
+@cli.command()
+@click.option("--plugin", "-p", help="Model to train (see `hsframe plugins`). Default: hybridsn.")
+@click.option("--dataset", "-d", help="Dataset name (same as --set data.dataset=NAME). Default: synthetic-pines.")
+@click.option("--preset", help="Named recipe, e.g. 'paper' (the published HybridSN recipe).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set train.epochs=5. Repeatable.")
+@click.option("--seed", type=int, help="Seed for split, weights and shuffling (same as --set seed=N).")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
+@click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
+@click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
+def run(plugin, dataset, preset, config_file, sets, seed, device, tracking_uri, summary_json) -> None:
+    """Train a model plugin, evaluate it on held-out pixels and record the run in MLflow."""
+    from hsframe.runner import build_config, execute
+    from hsframe.tracking import load_settings
+
+    sets = list(sets)
+    if dataset:
+        sets.append(f"data.dataset={dataset}")
+    if seed is not None:
+        sets.append(f"seed={seed}")
+    if device:
+        sets.append(f"train.device={device}")
+    console = Console()
+    try:
+        plugins = _plugins()
+        cfg = build_config(plugins, plugin, preset, config_file, sets)
+        settings = load_settings(uri=tracking_uri)
+        summary = execute(cfg, plugins, settings, console)
+    except HsframeError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print("Interrupted: the MLflow run was marked KILLED.")
+        sys.exit(130)
+    except Exception:
+        err_console.print(traceback.format_exc(), highlight=False, markup=False)
+        err_console.print("[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact error/traceback.txt.")
+        sys.exit(1)
+    _print_summary(console, summary)
+    if summary_json:
+        Path(summary_json).write_text(summary.to_json())
+
+
+def _print_summary(console: Console, s) -> None:
+    table = Table(title=f"{s.plugin} on {s.dataset}: test pixels ({s.counts['test']})", show_lines=False)
+    table.add_column("class", justify="right")
+    table.add_column("name")
+    table.add_column("test px", justify="right")
+    table.add_column("accuracy", justify="right")
+    for row in s.per_class:
+        acc = "-" if row["accuracy"] != row["accuracy"] else f"{row['accuracy']:.4f}"
+        table.add_row(str(row["class"]), row["name"], str(row["test_pixels"]), acc)
+    table.add_section()
+    for key, label in (("test_oa", "OA"), ("test_aa", "AA"), ("test_kappa", "kappa")):
+        table.add_row("", f"[bold]{label}[/]", "", f"[bold]{s.metrics[key]:.4f}[/]")
+    console.print(table)
+    console.print(f"wall time {s.seconds:.1f}s on {s.device}; best validation epoch {s.extra['best_epoch']}", highlight=False)
+    console.print(f"MLflow run id: [bold]{s.run_id}[/] (store {s.tracking_uri})", highlight=False)
+    console.print(f"Open the UI:   {s.ui_command}", highlight=False, soft_wrap=True)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: name, package, version, models, hooks, errors.")
+def plugins_cmd(as_json: bool) -> None:
+    """List installed plugins, the models and datasets they register, and any that failed to load."""
+    try:
+        plugins = _plugins(report_problems=False)
+    except HsframeError as exc:
+        _fail(str(exc))
+    if as_json:
+        out = {
+            "plugins": [
+                {"name": i.name, "package": i.package, "version": i.version, "models": i.models,
+                 "datasets": i.datasets, "hooks": i.hooks}
+                for i in plugins.info.values()
+            ],
+            "errors": [{"plugin": p.plugin, "package": p.package, "error": p.message} for p in plugins.problems],
+        }
+        click.echo(json.dumps(out, indent=2))
+        return
+    console = Console()
+    table = Table(title="hsframe plugins")
+    for col in ("plugin", "package", "version", "models", "datasets", "hooks"):
+        table.add_column(col)
+    for i in plugins.info.values():
+        table.add_row(i.name, i.package, i.version, ", ".join(i.models) or "-", ", ".join(i.datasets) or "-", ", ".join(i.hooks))
+    console.print(table)
+    for p in plugins.problems:
+        console.print(f"[red]error[/] {p}", highlight=False)
+
+
+def main() -> None:
+    cli(prog_name="hsframe")

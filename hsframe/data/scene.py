@@ -1,0 +1,57 @@
+"""The in-memory form every hyperspectral source is read into."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Scene:
+    """A hyperspectral scene with its pixel labels.
+
+    Attributes:
+        name: dataset name (as registered).
+        cube: ``(H, W, B)`` float32 reflectance-like values.
+        labels: ``(H, W)`` int64 class ids; 0 means unlabeled, classes are 1..K.
+        class_names: K names, ``class_names[k - 1]`` names class id ``k``.
+        palette: K RGB colours (0-255) for maps, same order as ``class_names``.
+        wavelengths: optional B band centres in nanometres.
+        rgb_bands: optional band indices for a false-colour preview.
+    """
+
+    name: str
+    cube: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    palette: list[tuple[int, int, int]] = field(default_factory=list)
+    wavelengths: np.ndarray | None = None
+    rgb_bands: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.cube.ndim != 3:
+            raise ValueError(f"cube must be (H, W, B), got shape {self.cube.shape}")
+        if self.labels.shape != self.cube.shape[:2]:
+            raise ValueError(
+                f"labels {self.labels.shape} do not match the cube's (H, W) {self.cube.shape[:2]}"
+            )
+        if not self.palette:
+            self.palette = default_palette(len(self.class_names))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.cube.shape)  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def default_palette(k: int) -> list[tuple[int, int, int]]:
+    """K distinct colours from matplotlib's qualitative maps (tab20 then tab20b)."""
+    from matplotlib import colormaps
+
+    colours = list(colormaps["tab20"].colors) + list(colormaps["tab20b"].colors)
+    while len(colours) < k:
+        colours += colours
+    return [tuple(int(round(255 * c)) for c in colours[i][:3]) for i in range(k)]  # type: ignore[misc]

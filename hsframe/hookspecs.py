@@ -1,0 +1,38 @@
+"""The hooks a plugin may implement. Every hook takes keyword arguments only (pluggy's rule)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("hsframe")
+hookimpl = pluggy.HookimplMarker("hsframe")
+
+
+@hookspec
+def register_models(register: Callable[..., None]) -> None:
+    """Register model architectures.
+
+    Call ``register(ModelSpec(...))`` once per model. The spec's ``build`` callable receives an
+    ``InputSpec`` and the run's ``model.*`` options and returns a ``torch.nn.Module`` mapping
+    ``(N, C, D, H, W)`` to ``(N, num_classes)`` logits. Import torch inside ``build``, not at the
+    top of the plugin module, so that ``hsframe --help`` and ``hsframe plugins`` stay fast.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[..., None]) -> None:
+    """Register datasets: call ``register(DatasetSpec(...))`` once per dataset."""
+
+
+@hookspec
+def run_started(run_id: str, config: dict[str, Any]) -> None:
+    """Called inside the active MLflow run once it has started, before training.
+
+    Use it for extra logging (``mlflow.log_param`` and friends act on this run).
+    """
+
+
+@hookspec
+def run_finished(run_id: str, config: dict[str, Any], metrics: dict[str, float], status: str) -> None:
+    """Called when a run ends; ``status`` is FINISHED, FAILED or KILLED; ``metrics`` may be empty."""

@@ -1,0 +1,68 @@
+"""What plugins register: model and dataset specs, and the input spec a model is built for."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # keep torch out of import time
+    import torch.nn as nn
+
+    from hsframe.data.scene import Scene
+
+# Kinds of data a model can declare it serves.
+DATA_KINDS = ("hsi",)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The shape of one sample the model receives: ``(C, D, H, W)`` plus the class count.
+
+    For hyperspectral patches C = 1, D = spectral bands (or PCA components), H = W = patch size.
+    """
+
+    channels: int
+    depth: int
+    height: int
+    width: int
+    num_classes: int
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.channels, self.depth, self.height, self.width)
+
+
+@dataclass
+class ModelSpec:
+    """A model architecture offered by a plugin.
+
+    Args:
+        name: unique name used by ``hsframe run --plugin NAME``.
+        build: ``build(input_spec, **options) -> nn.Module``; the module maps ``(N, C, D, H, W)``
+            to ``(N, num_classes)`` logits.
+        defaults: dotted config keys the model prefers, e.g. ``{"data.patch_size": 25}``;
+            they sit above the framework's defaults and below the user's YAML and ``--set``.
+        data_kinds: kinds of data it serves (see ``DATA_KINDS``).
+        description: one line for ``hsframe plugins``.
+    """
+
+    name: str
+    build: Callable[..., "nn.Module"]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    data_kinds: tuple[str, ...] = ("hsi",)
+    description: str = ""
+    # Filled in by the plugin manager: which plugin and distribution registered it.
+    plugin: str = ""
+    package: str = ""
+    version: str = ""
+
+
+@dataclass
+class DatasetSpec:
+    """A dataset offered by the core or a plugin; ``load(seed)`` returns a Scene."""
+
+    name: str
+    load: Callable[..., "Scene"]
+    kind: str = "hsi"
+    description: str = ""
+    plugin: str = ""
+    package: str = ""
+    version: str = ""

@@ -1,0 +1,248 @@
+"""One run, end to end: config -> scene -> split -> features -> model -> metrics -> MLflow.
+
+Data flows one way; everything that can be checked without training is checked before the MLflow
+run starts, so bad input costs nothing and leaves no run behind.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from hsframe import __version__
+from hsframe.config import RunConfig, flatten, load_yaml, parse_set, preset_overrides, resolve
+from hsframe.data.scene import Scene
+from hsframe.data.split import Split, stratified_split
+from hsframe.errors import HsframeError
+from hsframe.plugins import Plugins
+from hsframe.registry import InputSpec, ModelSpec
+from hsframe.tracking import TrackingSettings, check_store, git_commit, tracked_run
+
+
+def build_config(
+    plugins: Plugins,
+    plugin: str | None = None,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    sets: list[str] | None = None,
+) -> RunConfig:
+    """framework defaults < plugin defaults < preset < YAML file < --set (``--plugin`` wins over both)."""
+    user: list[tuple[str, dict[str, Any]]] = []
+    if config_file is not None:
+        user.append((str(config_file), load_yaml(config_file)))
+    if sets:
+        user.append(("--set", parse_set(sets)))
+    if plugin is not None:
+        user.append(("--plugin", {"plugin": plugin}))
+    first = resolve(user)  # tells which plugin and dataset the user asked for
+    spec = plugins.model(first.plugin)
+    layers: list[tuple[str, dict[str, Any]]] = [(f"plugin '{spec.name}' defaults", dict(spec.defaults))]
+    if preset is not None:
+        layers.append((f"preset '{preset}'", preset_overrides(preset, first.data.dataset)))
+    return resolve(layers + user)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+
+
+def check_inputs(cfg: RunConfig, scene: Scene) -> None:
+    h, w, bands = scene.shape
+    p = cfg.data.patch_size
+    if p > min(h, w):
+        raise HsframeError(f"data.patch_size {p} is larger than the image ({h}x{w}); use a patch of at most {min(h, w) // 2 * 2 - 1}")
+    k = cfg.data.pca_components
+    if k is not None and k > bands:
+        raise HsframeError(f"data.pca_components {k} is more than the {bands} bands of '{scene.name}'; use at most {bands}")
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    plugin: str
+    package: str
+    version: str
+    dataset: str
+    config: dict[str, Any]
+    metrics: dict[str, float]
+    per_class: list[dict[str, Any]]
+    counts: dict[str, int]
+    device: str
+    seconds: float
+    tracking_uri: str
+    ui_command: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2, default=str)
+
+
+def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, console: Console) -> RunSummary:
+    started = time.perf_counter()
+    spec = plugins.model(cfg.plugin)
+    dspec = plugins.dataset(cfg.data.dataset)
+    if dspec.kind not in spec.data_kinds:
+        raise HsframeError(
+            f"plugin '{spec.name}' serves {', '.join(spec.data_kinds)} data, but dataset '{dspec.name}' is {dspec.kind}; "
+            f"pick a model that declares '{dspec.kind}' (see `hsframe plugins`)"
+        )
+    scene = dspec.load()
+    check_inputs(cfg, scene)
+    split = stratified_split(
+        scene.labels, scene.class_names, cfg.seed,
+        train_fraction=cfg.split.train_fraction, train_per_class=cfg.split.train_per_class,
+        val_fraction=cfg.split.val_fraction,
+    )
+    check_store(settings)
+
+    # Heavy imports only now: `hsframe --help` and `hsframe plugins` never pay for torch.
+    import torch
+
+    from hsframe.training import seed_everything, select_device
+
+    device = select_device(cfg.train.device)
+    generator = seed_everything(cfg.seed)
+    bands = cfg.data.pca_components or scene.shape[2]
+    p = cfg.data.patch_size
+    input_spec = InputSpec(channels=1, depth=bands, height=p, width=p, num_classes=scene.num_classes)
+    model = _build_model(spec, input_spec, cfg.model)
+
+    run_name = cfg.run_name or f"{spec.name}-{scene.name}-s{cfg.seed}"
+    tags = {"hsframe_version": __version__, "device": str(device), "plugin": spec.name, "dataset": scene.name}
+    commit = git_commit()
+    if commit:
+        tags["git_commit"] = commit
+    console.print(
+        f"[bold]{spec.name}[/] ({spec.package} {spec.version}) on [bold]{scene.name}[/] {scene.shape}, "
+        f"device {device}; split {split.counts()}",
+        highlight=False,
+    )
+    with tracked_run(settings, cfg.experiment, run_name, tags) as run:
+        run_id = run.info.run_id
+        status = "FAILED"
+        metrics: dict[str, float] = {}
+        try:
+            summary = _tracked_body(cfg, spec, scene, split, model, input_spec, device, generator, console, run_id, plugins)
+            status = "FINISHED"
+            metrics = summary["metrics"]
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
+    return RunSummary(
+        run_id=run_id, plugin=spec.name, package=spec.package, version=spec.version, dataset=scene.name,
+        config=cfg.model_dump(), metrics=summary["metrics"], per_class=summary["per_class"], counts=split.counts(),
+        device=str(device), seconds=time.perf_counter() - started, tracking_uri=settings.tracking_uri,
+        ui_command=settings.ui_command(), extra={"best_epoch": summary["best_epoch"]},
+    )
+
+
+def _build_model(spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]):
+    try:
+        return spec.build(input_spec, **options)
+    except TypeError as exc:
+        raise HsframeError(f"plugin '{spec.name}' rejected model options {options}: {exc}") from None
+    except ValueError as exc:
+        raise HsframeError(f"plugin '{spec.name}' cannot build a model for input {input_spec}: {exc}") from None
+
+
+def _tracked_body(cfg, spec, scene, split, model, input_spec, device, generator, console, run_id, plugins) -> dict[str, Any]:
+    import mlflow
+    import torch
+
+    from hsframe.data.patches import PatchSource
+    from hsframe.data.preprocess import fit_preprocessor
+    from hsframe.evaluation import evaluate
+    from hsframe.figures import classification_map_figure, confusion_figure
+    from hsframe.progress import TrainingProgress
+    from hsframe.training import predict, train
+
+    h, w, b = scene.shape
+    params = {f"cfg.{k}": v for k, v in flatten(cfg.model_dump()).items()}
+    params.update({
+        "plugin": spec.name, "plugin_package": spec.package, "plugin_version": spec.version,
+        "dataset": scene.name, "dataset_shape": f"{h}x{w}x{b}", "patch_size": cfg.data.patch_size,
+        "pca_components": cfg.data.pca_components, "pca_fit": "train pixels", "split": split.description,
+        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test), "seed": cfg.seed,
+        "optimizer": cfg.train.optimizer, "lr": cfg.train.lr, "epochs": cfg.train.epochs,
+        "batch_size": cfg.train.batch_size,
+    })
+    mlflow.log_params(params)
+    mlflow.log_dict(cfg.model_dump(), "config/resolved_config.yaml")
+    plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
+
+    # Features: every statistic from training pixels only (validation and test never seen).
+    pixels = scene.cube.reshape(-1, b)
+    pre = fit_preprocessor(pixels[split.train], cfg.data.pca_components, cfg.data.standardize, device)
+    features = pre.transform(scene.cube, device)
+    if pre.explained_variance_ratio is not None:
+        mlflow.log_metric("pca_explained_variance", float(pre.explained_variance_ratio.sum()))
+    source = PatchSource(features, cfg.data.patch_size, cfg.data.padding)
+    labels_flat = scene.labels.reshape(-1).astype(np.int64)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    mlflow.log_param("model_parameters", n_params)
+    batches = -(-len(split.train) // cfg.train.batch_size)
+    progress = TrainingProgress(console, cfg.train.epochs, batches)
+
+    def on_epoch(epoch: int, record: dict[str, float]) -> None:
+        mlflow.log_metrics(record, step=epoch)
+
+    result = train(model, source, labels_flat, split.train, split.val, cfg.train, device, generator, progress, on_epoch)
+    mlflow.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
+
+    # One inference pass serves both the test metrics and the full-scene map.
+    t0 = time.perf_counter()
+    index = np.arange(h * w) if cfg.eval.full_map else split.test
+    pred = predict(model, source, index, cfg.eval.batch_size, device, cfg.train.amp) + 1
+    pred_map = np.zeros(h * w, dtype=np.int64)
+    pred_map[index] = pred
+    mlflow.log_metric("predict_seconds", time.perf_counter() - t0)
+    m = evaluate(labels_flat[split.test] - 1, pred_map[split.test] - 1, scene.num_classes)
+
+    metrics = {"test_oa": m.oa, "test_aa": m.aa, "test_kappa": m.kappa}
+    per_class = []
+    for k, name in enumerate(scene.class_names):
+        acc = float(m.per_class[k])
+        per_class.append({"class": k + 1, "name": name, "test_pixels": int(m.support[k]), "accuracy": acc})
+        if not np.isnan(acc):
+            metrics[f"test_class_acc/{k + 1:02d}_{_slug(name)}"] = acc
+    mlflow.log_metrics(metrics)
+
+    mlflow.log_table({key: [row[key] for row in per_class] for key in per_class[0]}, "metrics/per_class.json")
+    mlflow.log_text(
+        "class,name,test_pixels,accuracy\n" + "".join(f"{r['class']},{r['name']},{r['test_pixels']},{r['accuracy']:.6f}\n" for r in per_class),
+        "metrics/per_class.csv",
+    )
+    mlflow.log_dict({"labels": scene.class_names, "matrix": m.confusion.tolist()}, "metrics/confusion_matrix.json")
+    import matplotlib.pyplot as plt
+
+    for fig, path in (
+        (confusion_figure(m.confusion, scene.class_names), "figures/confusion_matrix.png"),
+        (classification_map_figure(
+            scene.labels, pred_map.reshape(h, w) if cfg.eval.full_map else np.where(scene.labels.reshape(-1) > 0, pred_map, 0).reshape(h, w),
+            scene.class_names, scene.palette, f"{spec.name} on {scene.name}: OA {m.oa:.4f}",
+        ), "figures/classification_map.png"),
+    ):
+        mlflow.log_figure(fig, path)
+        plt.close(fig)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "classification_map.npy", pred_map.reshape(h, w))
+        mlflow.log_artifact(str(Path(tmp) / "classification_map.npy"), "predictions")
+
+    model_cpu = model.to("cpu").eval()
+    # Two patches: torch.export would freeze a batch dimension of 1 into the logged model.
+    example = source.patches(split.test[:2]).cpu().numpy()
+    mlflow.pytorch.log_model(
+        model_cpu, name="model", input_example=example,
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"hsframe=={__version__}", f"{spec.package}=={spec.version}"],
+    )
+    return {"metrics": metrics, "per_class": per_class, "best_epoch": result.best_epoch}

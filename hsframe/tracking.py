@@ -1,0 +1,124 @@
+"""MLflow tracking: which store, and a run context that never leaves a run RUNNING."""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from hsframe.errors import HsframeError
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "hsframe"
+DEFAULT_ARTIFACTS = "./mlartifacts"
+_SETTINGS_KEYS = {"tracking_uri", "experiment", "artifact_location"}
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    tracking_uri: str = DEFAULT_URI
+    experiment: str = DEFAULT_EXPERIMENT
+    artifact_location: str = DEFAULT_ARTIFACTS
+
+    def ui_command(self) -> str:
+        return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+
+
+def load_settings(path: str | Path = "mlflow.yml", uri: str | None = None) -> TrackingSettings:
+    """``mlflow.yml`` (if present) < ``MLFLOW_TRACKING_URI`` < an explicit ``uri``."""
+    values: dict[str, Any] = {}
+    path = Path(path)
+    if path.is_file():
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise HsframeError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(values, dict):
+            raise HsframeError(f"{path} must be a mapping with keys {sorted(_SETTINGS_KEYS)}")
+        unknown = set(values) - _SETTINGS_KEYS
+        if unknown:
+            raise HsframeError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys are {sorted(_SETTINGS_KEYS)}")
+    chosen = uri or os.environ.get("MLFLOW_TRACKING_URI") or values.get("tracking_uri") or DEFAULT_URI
+    return TrackingSettings(
+        tracking_uri=str(chosen),
+        experiment=str(values.get("experiment") or DEFAULT_EXPERIMENT),
+        artifact_location=str(values.get("artifact_location") or DEFAULT_ARTIFACTS),
+    )
+
+
+def check_store(settings: TrackingSettings) -> None:
+    """Fail before any work starts if the store cannot be written."""
+    uri = settings.tracking_uri
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        parent = db.parent if str(db.parent) else Path(".")
+        if not parent.is_dir():
+            raise HsframeError(f"tracking store {uri}: folder {parent} does not exist; create it or change tracking_uri in mlflow.yml")
+        if (db.exists() and not os.access(db, os.W_OK)) or (not db.exists() and not os.access(parent, os.W_OK)):
+            raise HsframeError(f"tracking store {uri} is not writable; fix its permissions or point tracking_uri in mlflow.yml elsewhere")
+    elif uri.startswith("file:") or "://" not in uri:
+        raise HsframeError(
+            f"tracking store {uri} is a file store, which MLflow has deprecated; use a database such as "
+            f"sqlite:///mlflow.db (the default in mlflow.yml)"
+        )
+    import mlflow
+
+    try:
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)
+    except Exception as exc:
+        raise HsframeError(f"cannot open tracking store {uri}: {type(exc).__name__}: {str(exc)[:300]}") from None
+
+
+def _experiment_id(settings: TrackingSettings, name: str) -> str:
+    import mlflow
+
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = settings.artifact_location
+    if "://" not in location:  # a local folder: MLflow wants an absolute URI
+        location = Path(location).resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def git_commit(cwd: str | Path = ".") -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@contextlib.contextmanager
+def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
+    """An active MLflow run that ends FINISHED, FAILED (traceback logged) or KILLED (Ctrl-C)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    exp_id = _experiment_id(settings, experiment or settings.experiment)
+    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags)
+    try:
+        yield run
+    except KeyboardInterrupt:
+        _end(mlflow, "KILLED", {"hsframe.end": "interrupted (Ctrl-C)"})
+        raise
+    except BaseException as exc:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        with contextlib.suppress(Exception):
+            mlflow.log_text(text, "error/traceback.txt")
+        _end(mlflow, "FAILED", {"hsframe.error": f"{type(exc).__name__}: {exc}"[:5000]})
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+
+
+def _end(mlflow: Any, status: str, tags: dict[str, str]) -> None:
+    with contextlib.suppress(Exception):
+        mlflow.set_tags(tags)
+    mlflow.end_run(status)
