@@ -94,6 +94,7 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
             f"pick a model that declares '{dspec.kind}' (see `hsframe plugins`)"
         )
     scene = dspec.load()
+    scene.name = dspec.name  # the registered name, so runs line up by dataset in the UI
     check_inputs(cfg, scene)
     split = stratified_split(
         scene.labels, scene.class_names, cfg.seed,
@@ -122,7 +123,7 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
     console.print(
         f"[bold]{spec.name}[/] ({spec.package} {spec.version}) on [bold]{scene.name}[/] {scene.shape}, "
         f"device {device}; split {split.counts()}",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     with tracked_run(settings, cfg.experiment, run_name, tags) as run:
         run_id = run.info.run_id

@@ -10,8 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
 
 # A fast HybridSN configuration for end-to-end tests (smallest sizes the architecture accepts).
-FAST = ["--set", "train.epochs=1", "--set", "data.patch_size=9", "--set", "data.pca_components=13",
-        "--set", "train.batch_size=128"]
+FAST = ["--set", "train.epochs=4", "--set", "data.patch_size=9", "--set", "data.pca_components=13",
+        "--set", "train.batch_size=32"]
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def default_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
     store = f"sqlite:///{tmp / 'mlflow.db'}"
     summary = tmp / "summary.json"
-    result = invoke("--plugin", "hybridsn", *FAST, "--set", "train.epochs=2",
+    result = invoke("--plugin", "hybridsn", *FAST,
                     "--tracking-uri", store, "--summary-json", str(summary))
     return result, store, json.loads(summary.read_text()) if summary.exists() else None
 
@@ -34,11 +34,11 @@ def test_run_prints_summary_and_writes_json(default_run):
     assert result.exit_code == 0, result.output
     for text in ("OA", "AA", "kappa", "Alfalfa", "Stone-Steel-Towers", "MLflow run id", "mlflow ui --backend-store-uri"):
         assert text in result.output
-    assert "epoch 1/2" in result.output and "val OA" in result.output  # plain lines when not a TTY
-    assert summary["plugin"] == "hybridsn" and summary["dataset"] == "synthetic_pines"
+    assert "epoch 1/4" in result.output and "val OA" in result.output  # plain lines when not a TTY
+    assert summary["plugin"] == "hybridsn" and summary["dataset"] == "synthetic-pines"
     assert summary["run_id"] in result.output
     assert 0 <= summary["metrics"]["test_oa"] <= 1
-    assert summary["config"]["train"]["epochs"] == 2
+    assert summary["config"]["train"]["epochs"] == 4
     assert len(summary["per_class"]) == 16
 
 
@@ -53,12 +53,12 @@ def test_run_is_recorded_in_mlflow(default_run):
     for key in ("plugin", "plugin_package", "plugin_version", "dataset", "patch_size", "pca_components",
                 "split", "seed", "optimizer", "lr", "epochs", "batch_size", "cfg.train.epochs"):
         assert key in p, key
-    assert p["plugin_package"] == "hsframe-hybridsn" and p["patch_size"] == "9" and p["epochs"] == "2"
+    assert p["plugin_package"] == "hsframe-hybridsn" and p["patch_size"] == "9" and p["epochs"] == "4"
     m = run.data.metrics
     assert m["test_oa"] == pytest.approx(summary["metrics"]["test_oa"])
     assert {"test_aa", "test_kappa", "test_class_acc/01_alfalfa", "test_class_acc/16_stone_steel_towers"} <= set(m)
-    assert [x.step for x in client.get_metric_history(run.info.run_id, "val_oa")] == [1, 2]
-    assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 2
+    assert [x.step for x in client.get_metric_history(run.info.run_id, "val_oa")] == [1, 2, 3, 4]
+    assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 4
     assert run.data.tags["hsframe_version"] and run.data.tags["device"] == "cpu"
     files = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config", "figures", "metrics", "predictions"} <= files
@@ -95,7 +95,7 @@ def test_same_seed_same_result_other_seed_other_split(store, tmp_path):
     (["--set", "data.patch_size=151"], "larger than the image"),
     (["--set", "data.pca_components=201"], "more than the 200 bands"),
     (["--set", "split.train_fraction=1.5"], "split.train_fraction"),
-    (["--set", "split.train_per_class=20"], "class 9 'Oats'"),
+    (["--set", "split.train_per_class=50"], "too few for 50 per class"),
     (["--set", "train.epoch=3"], "Did you mean 'train.epochs'"),
     (["--dataset", "nowhere"], "unknown dataset 'nowhere'"),
     (["--set", "model.depth=3"], "rejected model options"),

@@ -3,9 +3,10 @@
 Generative model, in the order it runs:
 
 1. **Layout.** The 145 x 145 image is cut into parcels by a random treemap (recursive splits
-   of the longer side, with a few roads between top-level blocks). Each parcel holds one
-   roughly rectangular field of one class, with slightly irregular edges; whatever the field
-   does not cover is unlabeled margin (label 0). Every class is spread over 1-6 fields and the
+   of the longer side). Each parcel holds one roughly rectangular field of one class, with
+   slightly irregular edges; whatever the field does not cover is unlabeled margin (label 0):
+   weedy soil and gravel, plus asphalt roads between the top-level blocks, so background
+   pixels still have plausible spectra. Every class is spread over 1-6 fields and the
    per-class pixel counts follow the real Indian Pines imbalance (46 ... 2455 pixels), so
    spatially disjoint splits are possible and rare classes stay rare.
 2. **Materials.** Seven smooth endmember spectra over 400-2500 nm: two green vegetations
@@ -26,13 +27,14 @@ Why it is hard pixel by pixel yet easy with context: the Dirichlet jitter moves 
 similar crops. No per-pixel classifier can undo that (it is not noise orthogonal to the
 signal, which a linear model over 200 bands would simply average away). The jitter is i.i.d.
 across pixels, so averaging a neighbourhood (a 7 x 7 window has 49 draws) shrinks it about
-seven-fold and the class mixtures separate cleanly.
+seven-fold and the class mixtures separate cleanly. Pixels on field edges are the hard part
+even with context: their windows take in margin, whose gravel/asphalt content (absent from
+crop fields) lets a classifier tell "edge of field X" from "another crop".
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.ndimage import gaussian_filter
 
 from hsframe.data.scene import Scene
 
@@ -181,7 +183,7 @@ def _field_sizes(rng: np.random.Generator) -> list[tuple[int, int]]:
         # Uneven shares, but no field under ~12 px so every field stays a visible patch.
         shares = rng.dirichlet(np.full(n, 4.0))
         sizes = np.maximum(np.round(shares * total).astype(int), min(12, total))
-        sizes[-1] += total - sizes.sum()
+        sizes[np.argmax(sizes)] += total - sizes.sum()  # exact class total, absorbed by the biggest
         fields.extend((cls, int(s)) for s in sizes)
     return fields
 
@@ -232,6 +234,12 @@ def _wobble(rng: np.random.Generator, n: int) -> np.ndarray:
     return (noise > 0.55).astype(int) - (noise < -0.55).astype(int)
 
 
+def _round_box(rect: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """Float treemap rectangle to pixel bounds; neighbours share edges, so none overlap."""
+    y0, x0, y1, x1 = (int(round(v)) for v in rect)
+    return y0, x0, y1, x1
+
+
 def _field_box(parcel: tuple[int, int, int, int], size: int) -> tuple[int, int]:
     """Height and width of a ``size``-pixel field shaped like its parcel, inside a 1-px rim."""
     py0, px0, py1, px1 = parcel
@@ -250,18 +258,20 @@ def _layout(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
     # A random treemap can pair a big and a tiny field into a sliver the tiny one does not
     # fit in; draw a few layouts and keep the first (else best) where every field fits.
-    best_fit, parcels, roads = -1.0, [], []
+    best_fit = -1.0
+    parcels: list[tuple[int, int, int, int]] = []
+    roads: list[tuple[float, float, float, float]] = []
     for _ in range(_LAYOUT_TRIES):
         cand: dict[int, tuple[float, float, float, float]] = {}
         cand_roads: list[tuple[float, float, float, float]] = []
         order = [int(i) for i in rng.permutation(len(fields))]
         _treemap(rng, weights, order, (0.0, 0.0, float(HEIGHT), float(WIDTH)), 0, cand, cand_roads)
-        boxes = [tuple(int(round(v)) for v in cand[i]) for i in range(len(fields))]
-        # Fit: share of each field's target that its box holds; slivers under 3 px count half.
-        fit = min(
-            float(np.prod(hw)) / s * (1.0 if min(hw) >= 3 else 0.5)
-            for hw, s in ((_field_box(b, s), s) for b, (_, s) in zip(boxes, fields))  # type: ignore[arg-type]
-        )
+        boxes = [_round_box(cand[i]) for i in range(len(fields))]
+        # Fit: worst share of a field's target that its box holds; slivers under 3 px count half.
+        fit = 1.0
+        for box, (_, size) in zip(boxes, fields):
+            h, w = _field_box(box, size)
+            fit = min(fit, h * w / size * (1.0 if min(h, w) >= 3 else 0.5))
         if fit > best_fit:
             best_fit, parcels, roads = fit, boxes, cand_roads
         if fit >= 0.95:
@@ -270,8 +280,9 @@ def _layout(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarra
     labels = np.zeros((HEIGHT, WIDTH), dtype=np.int64)
     field_id = np.full((HEIGHT, WIDTH), -1, dtype=np.int64)
     road = np.zeros((HEIGHT, WIDTH), dtype=bool)
-    for ry0, rx0, ry1, rx1 in roads:
-        road[int(round(ry0)) : int(round(ry1)), int(round(rx0)) : int(round(rx1))] = True
+    for rect in roads:
+        ry0, rx0, ry1, rx1 = _round_box(rect)
+        road[ry0:ry1, rx0:rx1] = True
 
     for i, (cls, size) in enumerate(fields):
         py0, px0, py1, px1 = parcels[i]
@@ -303,7 +314,7 @@ def _layout(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
     """Zero-mean, unit-ish spatially smooth noise with correlation length ``scale`` pixels."""
-    field = gaussian_filter(rng.standard_normal(shape), sigma=scale, mode="wrap")
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=scale, mode="wrap")
     return field / (field.std() + 1e-12)
 
 
@@ -349,7 +360,8 @@ def synthetic_pines(seed: int = 0) -> Scene:
         ],
         axis=-1,
     )
-    maps = gaussian_filter(maps, sigma=(_EDGE_BLUR_SIGMA, _EDGE_BLUR_SIGMA, 0), mode="nearest")
+    blur = (_EDGE_BLUR_SIGMA, _EDGE_BLUR_SIGMA, 0.0)
+    maps = ndimage.gaussian_filter(maps, sigma=blur, mode="nearest")
     mean_abund = maps[..., :n_mat]
     offsets = maps[..., n_mat : n_mat + offset_basis.shape[0]]
     gain = maps[..., -1]
@@ -368,7 +380,7 @@ def synthetic_pines(seed: int = 0) -> Scene:
 
     rgb = tuple(int(np.argmin(np.abs(wavelengths - nm))) for nm in (650.0, 550.0, 450.0))
     return Scene(
-        name="synthetic_pines",
+        name="synthetic-pines",
         cube=cube,
         labels=labels,
         class_names=list(CLASS_NAMES),

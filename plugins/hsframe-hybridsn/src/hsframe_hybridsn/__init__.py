@@ -10,7 +10,7 @@ HSFRAME_PLUGIN_API = 1
 DEFAULTS = {
     "data.patch_size": 15,
     "data.pca_components": 15,
-    "train.epochs": 15,
+    "train.epochs": 20,
     "train.batch_size": 64,
     "train.optimizer": "adam",
     "train.lr": 1e-3,
