@@ -39,7 +39,8 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--plugin", "-p", help="Model to train (see `hsframe plugins`). Default: hybridsn.")
-@click.option("--dataset", "-d", help="Dataset name (same as --set data.dataset=NAME). Default: synthetic-pines.")
+@click.option("--dataset", "-d", help="Registered dataset name, or a cube file (.mat, ENVI, .h5, .npy/.npz, GeoTIFF). Default: synthetic-pines.")
+@click.option("--labels", type=click.Path(dir_okay=False), help="Label-map file for a --dataset given as a path.")
 @click.option("--preset", help="Named recipe, e.g. 'paper' (the published HybridSN recipe).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set train.epochs=5. Repeatable.")
@@ -47,7 +48,7 @@ def cli() -> None:
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
-def run(plugin, dataset, preset, config_file, sets, seed, device, tracking_uri, summary_json) -> None:
+def run(plugin, dataset, labels, preset, config_file, sets, seed, device, tracking_uri, summary_json) -> None:
     """Train a model plugin, evaluate it on held-out pixels and record the run in MLflow."""
     from hsframe.runner import build_config, execute
     from hsframe.tracking import load_settings
@@ -55,6 +56,8 @@ def run(plugin, dataset, preset, config_file, sets, seed, device, tracking_uri, 
     sets = list(sets)
     if dataset:
         sets.append(f"data.dataset={dataset}")
+    if labels:
+        sets.append(f"data.labels={labels}")
     if seed is not None:
         sets.append(f"seed={seed}")
     if device:
@@ -125,6 +128,11 @@ def plugins_cmd(as_json: bool) -> None:
     console.print(table)
     for p in plugins.problems:
         console.print(f"[red]error[/] {p}", highlight=False)
+
+
+from hsframe.cli_datasets import datasets  # noqa: E402  (a command group of its own module)
+
+cli.add_command(datasets)
 
 
 def main() -> None:

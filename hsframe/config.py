@@ -22,11 +22,20 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    dataset: str = "synthetic-pines"
-    patch_size: int = Field(25, ge=1, description="odd side of the square patch around each pixel")
+    dataset: str = Field("synthetic-pines", description="a registered dataset name, or a path to a cube file")
+    labels: str | None = Field(None, description="label-map file when `dataset` is a path")
+    cube_key: str | None = Field(None, description="array name inside the cube file (auto-detected when unique)")
+    labels_key: str | None = Field(None, description="array name inside the labels file (auto-detected when unique)")
+    axis_order: Literal["auto", "HWB", "BHW"] = "auto"
+    nan_fill: float | None = Field(None, description="replace NaN/Inf in the cube with this value (else they are an error)")
+    remove_bands: list[int] | str | None = Field(None, description="0-based bands to drop, e.g. [0, 1] or '103-107,149-162'")
+    band_standardize: bool = Field(False, description="standardize each band before PCA (training-pixel statistics)")
     pca_components: int | None = Field(30, ge=1, description="null keeps every band")
+    pca_fit: Literal["train", "all"] = Field("train", description="'all' fits PCA on the whole image as some papers do: the run is tagged as leaking")
+    whiten: bool = Field(False, description="without PCA: decorrelate the bands (PCA whitening keeping every component)")
+    standardize: bool = Field(True, description="standardize each feature (component or band) on training pixels")
+    patch_size: int = Field(25, ge=1, description="odd side of the square patch around each pixel")
     padding: Literal["zero", "reflect"] = "zero"
-    standardize: bool = True
 
     @model_validator(mode="after")
     def _odd_patch(self) -> "DataConfig":
@@ -36,9 +45,18 @@ class DataConfig(_Section):
 
 
 class SplitConfig(_Section):
+    method: Literal["random", "blocks", "fixed"] = Field(
+        "random", description="random: stratified pixels; blocks: spatially disjoint blocks; fixed: train/test maps from files")
     train_fraction: float | None = Field(0.1, gt=0, lt=1, description="fraction of each class's pixels for training")
-    train_per_class: int | None = Field(None, ge=1, description="pixels per class for training (overrides the fraction)")
+    train_per_class: int | None = Field(None, ge=1, description="pixels per class for training (random method; overrides the fraction)")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of the training pixels held out for validation")
+    block_size: int = Field(16, ge=1, description="blocks method: side of the square blocks")
+    margin: int | None = Field(None, ge=0, description="blocks method: training pixels this close to a test pixel are dropped; default patch_size // 2")
+    train_map: str | None = Field(None, description="fixed method: training label-map file")
+    test_map: str | None = Field(None, description="fixed method: test label-map file; default: every other labeled pixel")
+    train_map_key: str | None = None
+    test_map_key: str | None = None
+    remap: dict[int, int] | None = Field(None, description="fixed method: class-id remapping applied to the map files")
 
 
 class TrainConfig(_Section):
@@ -123,10 +141,14 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str) -> None:
     node[parts[-1]] = value
 
 
+# Keys whose value is itself a mapping (not a section of further keys).
+_MAPPING_VALUED = {"split.remap"}
+
+
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping) and value and f"{prefix}{key}" not in _MAPPING_VALUED:
             flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value

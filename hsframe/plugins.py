@@ -23,7 +23,7 @@ from hsframe.registry import DatasetSpec, ModelSpec
 
 ENTRY_POINT_GROUP = "hsframe"
 # Built-in plugins: registered through the same hooks as third-party ones.
-BUILTIN_MODULES = {"builtin-datasets": "hsframe.data.builtin"}
+BUILTIN_MODULES = {"builtin-datasets": "hsframe.data.builtin", "dataset-cards": "hsframe.data.catalog"}
 
 
 @dataclass

@@ -19,10 +19,10 @@ from rich.console import Console
 from hsframe import __version__
 from hsframe.config import RunConfig, flatten, load_yaml, parse_set, preset_overrides, resolve
 from hsframe.data.scene import Scene
-from hsframe.data.split import Split, stratified_split
+from hsframe.data.split import Split, block_split, fixed_split, stratified_split
 from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
-from hsframe.registry import InputSpec, ModelSpec
+from hsframe.registry import DatasetSpec, InputSpec, ModelSpec
 from hsframe.tracking import TrackingSettings, check_store, git_commit, tracked_run
 
 
@@ -53,14 +53,73 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
 
 
+def resolve_dataset(cfg: RunConfig, plugins: Plugins) -> DatasetSpec:
+    """A registered dataset by name, or a cube file (with ``data.labels``) by path."""
+    name = cfg.data.dataset
+    if name in plugins.datasets or name in plugins.conflicts:
+        return plugins.dataset(name)
+    path = Path(name).expanduser()
+    if path.exists():
+        d = cfg.data
+
+        def load() -> Scene:
+            from hsframe.data.readers import open_scene
+
+            return open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key,
+                              axis_order=d.axis_order, nan_fill=d.nan_fill)
+
+        return DatasetSpec(name=path.name, load=load, kind="hsi", description=f"file {path}", package="file")
+    if path.suffix or "/" in name:
+        raise HsframeError(f"dataset file not found: {path}. Give an existing cube file, or a registered name (see `hsframe datasets list`).")
+    return plugins.dataset(name)
+
+
+def feature_bands(cfg: RunConfig, scene: Scene) -> int:
+    """How many bands the model sees: PCA components, or the bands left after removal."""
+    from hsframe.data.preprocess import parse_band_list
+
+    bands = scene.shape[2]
+    kept = bands - len(parse_band_list(cfg.data.remove_bands, bands))
+    if kept < 1:
+        raise HsframeError(f"data.remove_bands removes all {bands} bands of '{scene.name}'")
+    k = cfg.data.pca_components
+    if k is not None and k > kept:
+        raise HsframeError(f"data.pca_components {k} is more than the {kept} bands of '{scene.name}'; use at most {kept}")
+    return k or kept
+
+
 def check_inputs(cfg: RunConfig, scene: Scene) -> None:
-    h, w, bands = scene.shape
+    h, w, _ = scene.shape
     p = cfg.data.patch_size
     if p > min(h, w):
-        raise HsframeError(f"data.patch_size {p} is larger than the image ({h}x{w}); use a patch of at most {min(h, w) // 2 * 2 - 1}")
-    k = cfg.data.pca_components
-    if k is not None and k > bands:
-        raise HsframeError(f"data.pca_components {k} is more than the {bands} bands of '{scene.name}'; use at most {bands}")
+        raise HsframeError(f"data.patch_size {p} is larger than the image ({h}x{w}); use a patch of at most {(min(h, w) - 1) // 2 * 2 + 1}")
+    feature_bands(cfg, scene)
+
+
+def make_split(cfg: RunConfig, scene: Scene) -> Split:
+    s = cfg.split
+    if s.method == "random":
+        return stratified_split(scene.labels, scene.class_names, cfg.seed, train_fraction=s.train_fraction,
+                                train_per_class=s.train_per_class, val_fraction=s.val_fraction)
+    if s.method == "blocks":
+        if s.train_fraction is None:
+            raise HsframeError("split.method=blocks needs split.train_fraction")
+        margin = cfg.data.patch_size // 2 if s.margin is None else s.margin
+        return block_split(scene.labels, scene.class_names, cfg.seed, s.block_size, margin, s.train_fraction, s.val_fraction)
+    if s.train_map is None:
+        raise HsframeError("split.method=fixed needs split.train_map (a label-map file of the training pixels)")
+    from hsframe.data.readers import read_array
+
+    maps = []
+    for path, key in ((s.train_map, s.train_map_key), (s.test_map, s.test_map_key)):
+        if path is None:
+            maps.append(None)
+            continue
+        arr = read_array(path, key, kind="labels").data
+        if arr.shape != scene.labels.shape:
+            raise HsframeError(f"split map {path} is {arr.shape}, but the scene is {scene.labels.shape}")
+        maps.append(arr)
+    return fixed_split(maps[0], maps[1], scene.class_names, cfg.seed, s.val_fraction, remap=s.remap, labels=scene.labels)
 
 
 @dataclass
@@ -87,7 +146,7 @@ class RunSummary:
 def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, console: Console) -> RunSummary:
     started = time.perf_counter()
     spec = plugins.model(cfg.plugin)
-    dspec = plugins.dataset(cfg.data.dataset)
+    dspec = resolve_dataset(cfg, plugins)
     if dspec.kind not in spec.data_kinds:
         raise HsframeError(
             f"plugin '{spec.name}' serves {', '.join(spec.data_kinds)} data, but dataset '{dspec.name}' is {dspec.kind}; "
@@ -96,11 +155,10 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
     scene = dspec.load()
     scene.name = dspec.name  # the registered name, so runs line up by dataset in the UI
     check_inputs(cfg, scene)
-    split = stratified_split(
-        scene.labels, scene.class_names, cfg.seed,
-        train_fraction=cfg.split.train_fraction, train_per_class=cfg.split.train_per_class,
-        val_fraction=cfg.split.val_fraction,
-    )
+    split = make_split(cfg, scene)
+    from hsframe.data.leakage import leakage_report
+
+    leakage = leakage_report(split, scene.labels.shape, cfg.data.patch_size, fit_on="train" if cfg.data.pca_fit == "train" else "all")
     check_store(settings)
 
     # Heavy imports only now: `hsframe --help` and `hsframe plugins` never pay for torch.
@@ -110,7 +168,7 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
 
     device = select_device(cfg.train.device)
     generator = seed_everything(cfg.seed)
-    bands = cfg.data.pca_components or scene.shape[2]
+    bands = feature_bands(cfg, scene)
     p = cfg.data.patch_size
     input_spec = InputSpec(channels=1, depth=bands, height=p, width=p, num_classes=scene.num_classes)
     model = _build_model(spec, input_spec, cfg.model)
@@ -120,9 +178,16 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
+    if leakage["features_saw_test"]:
+        tags["leakage"] = "features (PCA, scaling) fitted on the whole image, test pixels included"
     console.print(
         f"[bold]{spec.name}[/] ({spec.package} {spec.version}) on [bold]{scene.name}[/] {scene.shape}, "
         f"device {device}; split {split.counts()}",
+        highlight=False, soft_wrap=True,
+    )
+    console.print(
+        f"leakage: {leakage['test_in_train_window']:.1%} of test pixels lie inside a training patch window; "
+        f"features fitted on {'training pixels only' if not leakage['features_saw_test'] else 'the whole image (LEAKING)'}",
         highlight=False, soft_wrap=True,
     )
     with tracked_run(settings, cfg.experiment, run_name, tags) as run:
@@ -130,7 +195,7 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
         status = "FAILED"
         metrics: dict[str, float] = {}
         try:
-            summary = _tracked_body(cfg, spec, scene, split, model, input_spec, device, generator, console, run_id, plugins)
+            summary = _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, console, run_id, plugins)
             status = "FINISHED"
             metrics = summary["metrics"]
         except KeyboardInterrupt:
@@ -155,12 +220,12 @@ def _build_model(spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]
         raise HsframeError(f"plugin '{spec.name}' cannot build a model for input {input_spec}: {exc}") from None
 
 
-def _tracked_body(cfg, spec, scene, split, model, input_spec, device, generator, console, run_id, plugins) -> dict[str, Any]:
+def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, console, run_id, plugins) -> dict[str, Any]:
     import mlflow
     import torch
 
     from hsframe.data.patches import PatchSource
-    from hsframe.data.preprocess import fit_preprocessor
+    from hsframe.data.preprocess import fit_preprocessor, parse_band_list
     from hsframe.evaluation import evaluate
     from hsframe.figures import classification_map_figure, confusion_figure
     from hsframe.progress import TrainingProgress
@@ -171,18 +236,25 @@ def _tracked_body(cfg, spec, scene, split, model, input_spec, device, generator,
     params.update({
         "plugin": spec.name, "plugin_package": spec.package, "plugin_version": spec.version,
         "dataset": scene.name, "dataset_shape": f"{h}x{w}x{b}", "patch_size": cfg.data.patch_size,
-        "pca_components": cfg.data.pca_components, "pca_fit": "train pixels", "split": split.description,
+        "pca_components": cfg.data.pca_components, "pca_fit": cfg.data.pca_fit, "split": split.description,
         "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test), "seed": cfg.seed,
         "optimizer": cfg.train.optimizer, "lr": cfg.train.lr, "epochs": cfg.train.epochs,
         "batch_size": cfg.train.batch_size,
     })
     mlflow.log_params(params)
+    mlflow.log_metrics({f"leakage_{k}": float(v) for k, v in leakage.items() if isinstance(v, (int, float))})
+    mlflow.log_dict(leakage, "metrics/leakage_report.json")
     mlflow.log_dict(cfg.model_dump(), "config/resolved_config.yaml")
     plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
 
     # Features: every statistic from training pixels only (validation and test never seen).
     pixels = scene.cube.reshape(-1, b)
-    pre = fit_preprocessor(pixels[split.train], cfg.data.pca_components, cfg.data.standardize, device)
+    fit_pixels = pixels[split.train] if cfg.data.pca_fit == "train" else pixels
+    pre = fit_preprocessor(
+        fit_pixels, cfg.data.pca_components, cfg.data.standardize, device,
+        remove_bands=parse_band_list(cfg.data.remove_bands, b), band_standardize=cfg.data.band_standardize,
+        whiten=cfg.data.whiten,
+    )
     features = pre.transform(scene.cube, device)
     if pre.explained_variance_ratio is not None:
         mlflow.log_metric("pca_explained_variance", float(pre.explained_variance_ratio.sum()))

@@ -39,3 +39,44 @@ def test_standardized_training_features():
     flat = feats.reshape(6, -1).numpy()
     np.testing.assert_allclose(flat.mean(1), 0, atol=1e-5)
     np.testing.assert_allclose(flat.std(1, ddof=1), 1, rtol=1e-4)
+
+
+def test_band_removal_parsing_and_effect():
+    from hsframe.data.preprocess import parse_band_list
+    from hsframe.errors import HsframeError
+
+    assert parse_band_list("1-3, 7", 10).tolist() == [1, 2, 3, 7]
+    assert parse_band_list([5, 0, 5], 10).tolist() == [0, 5]
+    with pytest.raises(HsframeError, match="outside 0..9"):
+        parse_band_list("8-12", 10)
+    with pytest.raises(HsframeError, match="cannot read"):
+        parse_band_list("a-b", 10)
+    rng = np.random.default_rng(3)
+    cube = rng.normal(size=(6, 6, 5)).astype(np.float32)
+    cube[..., 2] = np.nan  # a dead band: removing it must keep the features finite
+    pre = fit_preprocessor(cube.reshape(-1, 5), None, remove_bands=np.array([2]))
+    feats = pre.transform(cube)
+    assert feats.shape == (4, 6, 6) and torch_isfinite(feats)
+
+
+def torch_isfinite(t) -> bool:
+    return bool(t.isfinite().all())
+
+
+def test_whitening_decorrelates_bands():
+    rng = np.random.default_rng(4)
+    mix = rng.normal(size=(6, 6))
+    x = (rng.normal(size=(2000, 6)) @ mix).astype(np.float32)
+    pre = fit_preprocessor(x, None, whiten=True)
+    f = pre.transform(x.reshape(40, 50, 6)).reshape(6, -1).numpy()
+    np.testing.assert_allclose(np.cov(f), np.eye(6), atol=1e-3)
+
+
+def test_band_standardization_before_pca():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(500, 4)).astype(np.float32) * np.array([1, 1, 1, 1000], dtype=np.float32)
+    # Without band scaling the loud band owns the first component; with it, no band dominates.
+    loud = fit_preprocessor(x, 1).components[:, 0].abs()
+    fair = fit_preprocessor(x, 1, band_standardize=True).components[:, 0].abs()
+    assert loud.argmax() == 3 and loud[3] > 0.99
+    assert fair.max() < 0.99

@@ -1,21 +1,50 @@
-"""PCA and standardization fitted on training pixels only, so no test pixel shapes the features."""
+"""Band removal, PCA and standardization, fitted on training pixels only (unless told otherwise).
+
+Every statistic comes from the pixels passed to ``fit_preprocessor``; the runner passes the training
+pixels, so no validation or test pixel shapes the features. Fitting on the whole image is possible
+(``data.pca_fit=all``, to reproduce published numbers) and the runner then tags the run as leaking.
+"""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from hsframe.errors import HsframeError
+
+
+def parse_band_list(spec: list[int] | str | None, bands: int) -> np.ndarray:
+    """0-based band indices from ``[3, 4]`` or ``"103-107,149-162,219"`` (ranges inclusive)."""
+    if spec is None or spec == [] or spec == "":
+        return np.zeros(0, dtype=np.int64)
+    out: list[int] = []
+    if isinstance(spec, str):
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+            if not m:
+                raise HsframeError(f"data.remove_bands: cannot read '{part}'; write e.g. '103-107,149-162,219' (0-based, inclusive)")
+            lo, hi = int(m[1]), int(m[2] or m[1])
+            if hi < lo:
+                raise HsframeError(f"data.remove_bands: range '{part}' runs backwards")
+            out += range(lo, hi + 1)
+    else:
+        out = [int(b) for b in spec]
+    bad = [b for b in out if not 0 <= b < bands]
+    if bad:
+        raise HsframeError(f"data.remove_bands: band(s) {bad[:5]} outside 0..{bands - 1} (the cube has {bands} bands)")
+    return np.unique(np.asarray(out, dtype=np.int64))
+
 
 @dataclass
 class Preprocessor:
-    """``(H, W, B)`` cube -> ``(K, H, W)`` features: centre, project on PCA, standardize.
+    """``(H, W, B)`` cube -> ``(K, H, W)`` features: keep bands, centre (and scale), project, standardize."""
 
-    All statistics come from the pixels passed to ``fit``.
-    """
-
-    mean: torch.Tensor  # (B,)
-    components: torch.Tensor | None  # (B, K), columns by decreasing variance
+    keep: torch.Tensor  # (B',) indices of the bands kept
+    mean: torch.Tensor  # (B',)
+    band_std: torch.Tensor | None  # (B',) when bands are standardized before projection
+    components: torch.Tensor | None  # (B', K), columns by decreasing variance
     scale_mean: torch.Tensor  # (K,)
     scale_std: torch.Tensor  # (K,)
     explained_variance_ratio: torch.Tensor | None
@@ -25,9 +54,11 @@ class Preprocessor:
         return len(self.scale_mean)
 
     def transform(self, cube: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
-        x = torch.as_tensor(cube, dtype=torch.float32, device=device)
-        h, w, b = x.shape
-        flat = x.reshape(-1, b) - self.mean.to(device)
+        x = torch.as_tensor(cube, device=device)
+        h, w, _ = x.shape
+        flat = x.reshape(h * w, -1)[:, self.keep.to(device)].float() - self.mean.to(device)
+        if self.band_std is not None:
+            flat = flat / self.band_std.to(device)
         if self.components is not None:
             flat = flat @ self.components.to(device)
         flat = (flat - self.scale_mean.to(device)) / self.scale_std.to(device)
@@ -39,29 +70,46 @@ def fit_preprocessor(
     n_components: int | None,
     standardize: bool = True,
     device: torch.device | str = "cpu",
+    remove_bands: np.ndarray | None = None,
+    band_standardize: bool = False,
+    whiten: bool = False,
 ) -> Preprocessor:
-    """Fit on ``(N, B)`` training spectra. PCA by eigen-decomposition of the covariance, in float64."""
-    x = torch.as_tensor(pixels, dtype=torch.float64, device=device)
-    n, b = x.shape
+    """Fit on ``(N, B)`` spectra. PCA by eigen-decomposition of the covariance in float64, in torch
+    (on the GPU when ``device`` is one). ``whiten`` without PCA keeps every component and
+    standardizes them: decorrelated, unit-variance features."""
+    b = pixels.shape[1]
+    keep = np.setdiff1d(np.arange(b), remove_bands if remove_bands is not None else [])
+    x = torch.as_tensor(pixels[:, keep], dtype=torch.float64, device=device)
+    n = x.shape[0]
     mean = x.mean(0)
     xc = x - mean
+    band_std = None
+    if band_standardize:
+        band_std = xc.std(0).clamp_min(1e-12)
+        xc = xc / band_std
+    if whiten:
+        n_components, standardize = n_components or len(keep), True
     components = ratio = None
     if n_components is not None:
         cov = xc.T @ xc / max(n - 1, 1)
         evals, evecs = torch.linalg.eigh(cov)  # ascending
         order = torch.argsort(evals, descending=True)[:n_components]
         components = evecs[:, order]
-        # Deterministic signs (as sklearn does): the largest-magnitude loading is positive.
+        # Deterministic signs (as scikit-learn does): the largest-magnitude loading is positive.
         signs = torch.sign(components[components.abs().argmax(0), torch.arange(n_components, device=device)])
         components = components * torch.where(signs == 0, torch.ones_like(signs), signs)
         ratio = (evals[order] / evals.clamp_min(0).sum()).float().cpu()
         xc = xc @ components
+    k = xc.shape[1]
     if standardize:
         s_mean, s_std = xc.mean(0), xc.std(0).clamp_min(1e-8)
     else:
-        s_mean, s_std = torch.zeros(xc.shape[1], dtype=xc.dtype, device=device), torch.ones(xc.shape[1], dtype=xc.dtype, device=device)
+        s_mean = torch.zeros(k, dtype=xc.dtype, device=device)
+        s_std = torch.ones(k, dtype=xc.dtype, device=device)
     return Preprocessor(
+        keep=torch.as_tensor(keep),
         mean=mean.float().cpu(),
+        band_std=None if band_std is None else band_std.float().cpu(),
         components=None if components is None else components.float().cpu(),
         scale_mean=s_mean.float().cpu(),
         scale_std=s_std.float().cpu(),

@@ -1,0 +1,609 @@
+"""Dataset cards: one YAML file per real dataset, turned into registered, loadable datasets.
+
+A card (``datasets/NAME.yaml`` at the repository root, see ``datasets/README.md``) says which files
+make up a dataset, where to download them, their checksums, how to read them (array keys and
+layout), the classes with their names and colours, and how to cite the data. This module
+
+* validates cards (:class:`DatasetCard`; a bad card is an :class:`HsframeError` naming the file
+  and the field),
+* finds them (:func:`card_dirs`, :func:`load_cards`, :func:`get_card`): the shipped folder plus
+  any folders listed in ``HSFRAME_CARDS``,
+* says where data lives (:func:`data_dir`: ``$HSFRAME_DATA``, else the user cache folder),
+* opens a downloaded dataset as a :class:`~hsframe.data.scene.Scene` (:func:`load_scene`),
+  including the unmixing benchmarks (Samson, Jasper Ridge) whose labels are the argmax of
+  ground-truth abundances, and
+* registers every card as a :class:`~hsframe.registry.DatasetSpec` through the
+  ``register_datasets`` hook, exactly like a plugin would.
+
+Nothing here imports torch; readers (scipy, h5py, ...) are imported only when a scene is loaded.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from hsframe.errors import HsframeError
+from hsframe.hookspecs import hookimpl
+from hsframe.registry import DATA_KINDS, DatasetSpec
+
+if TYPE_CHECKING:  # numpy and the Scene are only needed once a dataset is loaded
+    import numpy as np
+
+    from hsframe.data.scene import Scene
+
+CARDS_ENV = "HSFRAME_CARDS"
+DATA_ENV = "HSFRAME_DATA"
+CARD_SUFFIXES = (".yaml", ".yml")
+
+# Cube layouts: the two (H, W, B)/(B, H, W) orders the readers know, plus the unmixing
+# benchmarks' (bands, pixels) matrix whose pixels run in Fortran (column-major) or C order.
+CubeLayout = Literal["auto", "HWB", "BHW", "bands_x_pixels_F", "bands_x_pixels_C"]
+PIXEL_LAYOUTS = ("bands_x_pixels_F", "bands_x_pixels_C")
+
+_HEX = {"md5": 32, "sha256": 64, "git_sha1": 40}
+CHECKSUM_KINDS = tuple(_HEX)
+
+
+class _Strict(BaseModel):
+    # A misspelt field must be an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class FileEntry(_Strict):
+    """One file of a dataset: its name in the dataset folder, where to get it, how to check it."""
+
+    name: str = Field(description="file name inside data_dir()/<dataset>/")
+    urls: list[str] = Field(default_factory=list, description="mirrors, tried in order")
+    md5: str | None = None
+    sha256: str | None = None
+    git_sha1: str | None = Field(None, description="git blob SHA-1: sha1(b'blob <size>\\0' + content)")
+    size: int | None = Field(None, ge=0, description="size in bytes, if known")
+    notes: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not v or "/" in v or "\\" in v or v in (".", ".."):
+            raise ValueError(f"must be a plain file name without folders, got {v!r}")
+        return v
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not re.match(r"^(https?|ftp|file)://\S+$", url):
+                raise ValueError(f"{url!r} is not an http(s)://, ftp:// or file:// URL")
+        return v
+
+    @field_validator("md5", "sha256", "git_sha1")
+    @classmethod
+    def _hex(cls, v: str | None, info: Any) -> str | None:
+        if v is None:
+            return v
+        v = v.strip().lower()
+        n = _HEX[info.field_name]
+        if not re.fullmatch(f"[0-9a-f]{{{n}}}", v):
+            raise ValueError(f"must be {n} hexadecimal digits, got {v!r}")
+        return v
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        """The known checksums, by kind (md5, sha256, git_sha1)."""
+        return {k: getattr(self, k) for k in CHECKSUM_KINDS if getattr(self, k)}
+
+
+class CubeSource(_Strict):
+    """Where the cube is: which file, which array, in which layout."""
+
+    file: str
+    key: str | None = Field(None, description="array name in a .mat/.h5/.npz; None = the only 3-D array")
+    layout: CubeLayout = "auto"
+    scale: float | None = Field(None, gt=0, description="multiply stored values by this (e.g. 1e-4)")
+
+
+class LabelSource(_Strict):
+    """Where the labels are: a class-id map, or ground-truth abundances turned into labels."""
+
+    file: str
+    key: str | None = None
+    encoding: Literal["class_ids", "abundances"] = "class_ids"
+    purity_threshold: float | None = Field(
+        None, gt=0, le=1, description="abundances only: pixels whose largest abundance is below it are unlabeled"
+    )
+
+    @model_validator(mode="after")
+    def _threshold_needs_abundances(self) -> "LabelSource":
+        if self.purity_threshold is not None and self.encoding != "abundances":
+            raise ValueError("purity_threshold only applies to encoding: abundances")
+        return self
+
+
+RGB = tuple[int, int, int]
+
+
+class DatasetCard(_Strict):
+    """A validated dataset card. Field meanings: ``datasets/README.md``."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    title: str
+    description: str
+    kind: str = "hsi"
+    sensor: str | None = None
+    wavelength_range_nm: tuple[float, float] | None = None
+    shape: tuple[int, int, int] = Field(description="(H, W, B) of the cube as loaded")
+    files: list[FileEntry] = Field(min_length=1)
+    cube: CubeSource
+    labels: LabelSource
+    num_classes: int = Field(ge=1)
+    class_names: list[str]
+    palette: list[RGB]
+    rgb_bands: RGB
+    ignored_label: int = 0
+    citation: str
+    license: str
+    source: str = Field(description="the page that publishes the data")
+    manual_download: bool = False
+    download_instructions: str | None = Field(None, description="manual datasets: how to get the files")
+    data_folder: str | None = Field(None, description="folder under data_dir(); default: the card's name")
+    notes: str | None = None
+    # The YAML file the card was read from, for messages ("fix datasets/foo.yaml"); None if built in code.
+    _path: Path | None = PrivateAttr(default=None)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in DATA_KINDS:
+            raise ValueError(f"must be one of {', '.join(DATA_KINDS)}, got {v!r}")
+        return v
+
+    @field_validator("shape")
+    @classmethod
+    def _shape(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+        if min(v) < 1:
+            raise ValueError(f"(H, W, B) must all be >= 1, got {list(v)}")
+        return v
+
+    @field_validator("palette")
+    @classmethod
+    def _palette(cls, v: list[RGB]) -> list[RGB]:
+        for i, rgb in enumerate(v):
+            if not all(0 <= c <= 255 for c in rgb):
+                raise ValueError(f"entry {i} {list(rgb)}: RGB values must be 0..255")
+            if tuple(rgb) == (0, 0, 0):
+                raise ValueError(f"entry {i} is black, the colour maps use for unlabeled pixels; pick another")
+        dupes = sorted({tuple(c) for c in v if v.count(c) > 1})
+        if dupes:
+            raise ValueError(f"colours must be distinct; repeated: {[list(c) for c in dupes]}")
+        return v
+
+    @field_validator("ignored_label")
+    @classmethod
+    def _ignored(cls, v: int) -> int:
+        # Scene's convention: 0 = unlabeled, classes 1..K; other encodings must be remapped in the file.
+        if v != 0:
+            raise ValueError("hsframe uses 0 for unlabeled pixels; remap the label file so that 0 is unlabeled")
+        return v
+
+    @field_validator("data_folder")
+    @classmethod
+    def _folder(cls, v: str | None) -> str | None:
+        if v is not None and (not v or "/" in v or "\\" in v or v in (".", "..")):
+            raise ValueError(f"must be a plain folder name, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DatasetCard":
+        k = self.num_classes
+        if len(self.class_names) != k:
+            raise ValueError(f"num_classes is {k} but class_names has {len(self.class_names)} names")
+        if len(set(self.class_names)) != k:
+            raise ValueError("class_names must be distinct")
+        if len(self.palette) != k:
+            raise ValueError(f"num_classes is {k} but palette has {len(self.palette)} colours (one per class)")
+        bands = self.shape[2]
+        if not all(0 <= b < bands for b in self.rgb_bands):
+            raise ValueError(f"rgb_bands {list(self.rgb_bands)} must be 0-based band indices below {bands}")
+        names = [f.name for f in self.files]
+        if len(set(names)) != len(names):
+            raise ValueError(f"files lists a name twice: {names}")
+        for what, src in (("cube", self.cube), ("labels", self.labels)):
+            if src.file not in names:
+                raise ValueError(f"{what}.file {src.file!r} is not one of the files: {names}")
+        if self.manual_download and not (self.download_instructions or "").strip():
+            raise ValueError("manual_download: true needs download_instructions (where and how to get the files)")
+        if not self.manual_download:
+            no_url = [f.name for f in self.files if not f.urls]
+            if no_url:
+                raise ValueError(
+                    f"files without urls: {no_url}; add urls or set manual_download: true"
+                )
+        if self.wavelength_range_nm is not None and self.wavelength_range_nm[0] >= self.wavelength_range_nm[1]:
+            raise ValueError("wavelength_range_nm must be [first, last] with first < last")
+        return self
+
+    # ------------------------------------------------------------------ convenience
+
+    @property
+    def path(self) -> Path | None:
+        """The YAML file this card was read from (None for a card built in code)."""
+        return self._path
+
+    @property
+    def folder_name(self) -> str:
+        return self.data_folder or self.name
+
+    def file(self, name: str) -> FileEntry:
+        return next(f for f in self.files if f.name == name)
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def builtin_cards_dir() -> Path | None:
+    """The repository's ``datasets/`` folder, when hsframe runs from a checkout (editable install).
+
+    Checked by the ``pyproject.toml`` beside it, so that a non-editable install in site-packages
+    never mistakes an unrelated ``site-packages/datasets`` package for the cards.
+    """
+    import hsframe
+
+    root = Path(hsframe.__file__).resolve().parent.parent
+    candidates = [root / "datasets"] if (root / "pyproject.toml").is_file() else []
+    # Where a wheel could install them as data files.
+    candidates.append(Path(sys.prefix) / "share" / "hsframe" / "datasets")
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def card_dirs() -> list[Path]:
+    """Folders searched for cards: the shipped one, then each folder in ``$HSFRAME_CARDS``.
+
+    ``HSFRAME_CARDS`` holds folders separated by the OS path separator (``:`` on Unix); a card
+    there replaces a shipped card of the same name (e.g. to point at a local mirror).
+    """
+    dirs: list[Path] = []
+    builtin = builtin_cards_dir()
+    if builtin is not None:
+        dirs.append(builtin)
+    for part in os.environ.get(CARDS_ENV, "").split(os.pathsep):
+        if part.strip():
+            dirs.append(Path(part.strip()).expanduser())
+    return dirs
+
+
+def data_dir() -> Path:
+    """Where dataset files live: ``$HSFRAME_DATA``, else ``$XDG_CACHE_HOME/hsframe/datasets``.
+
+    Without ``XDG_CACHE_HOME`` the base is ``~/.cache`` (``%LOCALAPPDATA%`` on Windows). The
+    files are re-downloadable, hence a cache folder. Each dataset gets a sub-folder named after it.
+    """
+    env = os.environ.get(DATA_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if not base and sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA", "").strip()
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "hsframe" / "datasets"
+
+
+def dataset_dir(card: DatasetCard, root: Path | None = None) -> Path:
+    """The folder a dataset's files go in: ``data_dir()/<name>`` (or the card's ``data_folder``)."""
+    return (root if root is not None else data_dir()) / card.folder_name
+
+
+def missing_files(card: DatasetCard, root: Path | None = None) -> list[FileEntry]:
+    """The card's files not present in its folder."""
+    folder = dataset_dir(card, root)
+    return [f for f in card.files if not (folder / f.name).is_file()]
+
+
+def is_downloaded(card: DatasetCard, root: Path | None = None) -> bool:
+    return not missing_files(card, root)
+
+
+# --------------------------------------------------------------------------- reading cards
+
+
+def _format_validation(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - field '{loc}': {msg}" if loc else f"  - {msg}")
+    return (
+        f"dataset card {path} is invalid:\n" + "\n".join(lines)
+        + "\nFix the card (field reference: datasets/README.md)."
+    )
+
+
+def read_card(path: str | os.PathLike) -> DatasetCard:
+    """Read and validate one card file.
+
+    Raises:
+        HsframeError: unreadable YAML, not a mapping, a field missing or wrong, or a name that
+            does not match the file name.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
+    except OSError as exc:
+        raise HsframeError(f"cannot read dataset card {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise HsframeError(f"dataset card {path} is not valid YAML: {exc}. Fix the syntax.") from None
+    if not isinstance(raw, dict):
+        raise HsframeError(f"dataset card {path} must be a YAML mapping of fields (name, title, files, ...).")
+    try:
+        card = DatasetCard.model_validate(raw)
+    except ValidationError as exc:
+        raise HsframeError(_format_validation(path, exc)) from None
+    if card.name != path.stem:
+        raise HsframeError(
+            f"dataset card {path}: field 'name' is {card.name!r} but the file is named {path.name}; "
+            f"rename the file to {card.name}{path.suffix} or change the name."
+        )
+    card._path = path
+    return card
+
+
+def scan_cards(dirs: list[Path] | None = None) -> tuple[dict[str, DatasetCard], list[str]]:
+    """Every valid card by name, and one message per card (or folder) that could not be used.
+
+    Later folders win over earlier ones for the same name; within one folder a name is unique
+    because it must equal the file name.
+    """
+    cards: dict[str, DatasetCard] = {}
+    problems: list[str] = []
+    for folder in card_dirs() if dirs is None else dirs:
+        if not folder.is_dir():
+            problems.append(f"dataset card folder {folder} (from {CARDS_ENV}) does not exist; fix {CARDS_ENV}.")
+            continue
+        for path in sorted(p for p in folder.iterdir() if p.suffix in CARD_SUFFIXES and p.is_file()):
+            try:
+                card = read_card(path)
+            except HsframeError as exc:
+                problems.append(str(exc))
+                continue
+            cards[card.name] = card
+    return cards, problems
+
+
+def load_cards(dirs: list[Path] | None = None) -> dict[str, DatasetCard]:
+    """Every card by name; any bad card is an error (use :func:`scan_cards` to skip bad ones)."""
+    cards, problems = scan_cards(dirs)
+    if problems:
+        raise HsframeError("\n".join(problems))
+    return cards
+
+
+def get_card(name: str, cards: dict[str, DatasetCard] | None = None) -> DatasetCard:
+    """The card called ``name``; an unknown name is an error that suggests the nearest one."""
+    if cards is None:
+        cards, _ = scan_cards()
+    if name in cards:
+        return cards[name]
+    close = difflib.get_close_matches(name, list(cards), n=1, cutoff=0.5)
+    if not close:  # "pavia" -> pavia_centre / pavia_university
+        close = [c for c in sorted(cards) if c.startswith(name) or name in c][:1]
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    available = ", ".join(sorted(cards)) or "(none)"
+    raise HsframeError(f"unknown dataset '{name}'.{hint} Available: {available} (see `hsframe datasets list`).")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def missing_message(card: DatasetCard, missing: list[FileEntry], root: Path | None = None) -> str:
+    """What to do when files are missing: download command, URLs, and the folder to put them in."""
+    folder = dataset_dir(card, root)
+    where = f"put them in {folder}/ (set {DATA_ENV} to use another data folder than {folder.parent})"
+    if card.manual_download:
+        names = ", ".join(f.name for f in missing)
+        steps = " ".join((card.download_instructions or "").split())
+        return (
+            f"dataset '{card.name}' is not available: {names} missing. It must be downloaded by hand "
+            f"(source: {card.source}). {steps}\nThen {where}. `hsframe datasets info {card.name}` shows the details."
+        )
+    lines = [f"dataset '{card.name}' is not downloaded; missing:"]
+    for f in missing:
+        lines.append(f"  - {f.name}: {', '.join(f.urls)}")
+    lines.append(f"Run `hsframe datasets download {card.name}`, or download the files yourself and {where}.")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- loading scenes
+
+_CARD_DEFAULT: Any = object()  # "use the card's purity threshold" (None means: no threshold)
+
+
+def load_scene(
+    card: DatasetCard | str,
+    *,
+    purity_threshold: float | None = _CARD_DEFAULT,
+    root: Path | None = None,
+) -> "Scene":
+    """Open a downloaded dataset as a Scene with the card's class names, palette and RGB bands.
+
+    Args:
+        card: a card or a card name.
+        purity_threshold: abundance-labelled datasets only: pixels whose largest abundance is
+            below it become unlabeled (0); None keeps every pixel; default: the card's value.
+        root: data folder to use instead of :func:`data_dir`.
+
+    Raises:
+        HsframeError: files missing (naming them, their URLs, the folder and the download
+            command), unreadable, or not of the shape the card states.
+    """
+    if isinstance(card, str):
+        card = get_card(card)
+    if purity_threshold is _CARD_DEFAULT:
+        purity_threshold = card.labels.purity_threshold
+    elif purity_threshold is not None and card.labels.encoding != "abundances":
+        raise HsframeError(
+            f"dataset '{card.name}' has class-id labels; purity_threshold only applies to abundance-labelled datasets."
+        )
+    elif purity_threshold is not None and not 0 < purity_threshold <= 1:
+        raise HsframeError(f"purity_threshold must be in (0, 1], got {purity_threshold}.")
+    missing = missing_files(card, root)
+    if missing:
+        raise HsframeError(missing_message(card, missing, root))
+    folder = dataset_dir(card, root)
+    cube_path, labels_path = folder / card.cube.file, folder / card.labels.file
+
+    if card.cube.layout in PIXEL_LAYOUTS or card.labels.encoding == "abundances":
+        scene = _load_arrays(card, cube_path, labels_path, purity_threshold)
+    else:
+        from hsframe.data.readers import open_scene
+
+        scene = open_scene(
+            cube_path,
+            labels_path,
+            cube_key=card.cube.key,
+            labels_key=card.labels.key,
+            axis_order=card.cube.layout,  # type: ignore[arg-type]  # "auto"/"HWB"/"BHW" here
+            class_names=card.class_names,
+            name=card.name,
+        )
+        if card.cube.scale is not None:
+            scene.cube *= card.cube.scale
+    _check_scene(card, scene, cube_path, labels_path)
+    scene.class_names = list(card.class_names)
+    scene.palette = [tuple(c) for c in card.palette]  # type: ignore[misc]
+    scene.rgb_bands = tuple(card.rgb_bands)  # type: ignore[assignment]
+    return scene
+
+
+def pixels_to_cube(y: "np.ndarray", height: int, width: int, order: Literal["F", "C"] = "F") -> "np.ndarray":
+    """``(B, H*W)`` band-by-pixel matrix -> ``(H, W, B)`` float32 cube.
+
+    ``order="F"``: pixel ``p = row + H * column`` (MATLAB's column-major order, as in the Samson
+    and Jasper Ridge releases); ``"C"``: ``p = row * W + column``.
+    """
+    import numpy as np
+
+    bands, n = y.shape
+    if n != height * width:
+        raise ValueError(f"{n} pixels cannot form a {height} x {width} image")
+    return np.ascontiguousarray(y.T.reshape((height, width, bands), order=order), dtype=np.float32)
+
+
+def abundance_labels(abundances: "np.ndarray", purity_threshold: float | None = None) -> "np.ndarray":
+    """``(H, W, K)`` abundances -> ``(H, W)`` int64 labels 1..K (argmax + 1).
+
+    With ``purity_threshold`` pixels whose largest abundance is below it get 0 (unlabeled), so
+    only nearly pure pixels are classified.
+    """
+    import numpy as np
+
+    labels = np.argmax(abundances, axis=-1).astype(np.int64) + 1
+    if purity_threshold is not None:
+        labels[np.max(abundances, axis=-1) < purity_threshold] = 0
+    return labels
+
+
+def _load_arrays(card: DatasetCard, cube_path: Path, labels_path: Path, purity_threshold: float | None) -> "Scene":
+    """Cube and labels read as raw arrays and arranged here (pixel-matrix layouts, abundance labels)."""
+    import numpy as np
+
+    from hsframe.data.readers import read_array
+    from hsframe.data.scene import Scene
+
+    h, w, b = card.shape
+    order: Literal["F", "C"] = "F" if card.cube.layout == "bands_x_pixels_F" else "C"
+    if card.cube.layout in PIXEL_LAYOUTS:
+        y = read_array(cube_path, key=card.cube.key, kind="raw").data
+        if y.ndim != 2 or y.shape[1] != h * w:
+            raise HsframeError(
+                f"{cube_path} (key {card.cube.key!r}) is {y.shape}; card {card.name} expects a (bands, pixels) "
+                f"matrix ({b}, {h * w}) for a {h} x {w} image. The file may be another version: get it again "
+                f"(see `hsframe datasets info {card.name}`) or fix the card's shape."
+            )
+        cube = pixels_to_cube(y, h, w, order)
+    else:
+        cube = read_array(cube_path, key=card.cube.key, kind="cube", axis_order=card.cube.layout,  # type: ignore[arg-type]
+                          spatial_shape=(h, w)).data
+    if card.cube.scale is not None:
+        cube *= np.float32(card.cube.scale)
+    if not np.isfinite(cube).all():
+        raise HsframeError(f"the cube in {cube_path} holds NaN or Inf values; the file is damaged: get it again.")
+
+    if card.labels.encoding == "abundances":
+        a = read_array(labels_path, key=card.labels.key, kind="raw").data
+        k = card.num_classes
+        if a.ndim == 2 and a.shape == (k, h * w):  # (K, pixels), same pixel order as the cube
+            a = pixels_to_cube(a, h, w, order)
+        if a.shape != (h, w, k):
+            raise HsframeError(
+                f"abundances in {labels_path} (key {card.labels.key!r}) are {a.shape}; card {card.name} expects "
+                f"({h}, {w}, {k}) or ({k}, {h * w}). Check the file and the card's labels.key."
+            )
+        labels = abundance_labels(a, purity_threshold)
+    else:
+        labels = read_array(labels_path, key=card.labels.key, kind="labels").data
+    return Scene(name=card.name, cube=cube, labels=labels, class_names=list(card.class_names))
+
+
+def _check_scene(card: DatasetCard, scene: "Scene", cube_path: Path, labels_path: Path) -> None:
+    if tuple(scene.cube.shape) != tuple(card.shape):
+        raise HsframeError(
+            f"{cube_path} gives a {tuple(scene.cube.shape)} cube but card {card.name} states (H, W, B) "
+            f"{tuple(card.shape)}. The file may be another version (e.g. uncorrected, with all bands): "
+            f"delete it and run `hsframe datasets download {card.name} --force`, or fix the card."
+        )
+    top = int(scene.labels.max(initial=0))
+    if top > card.num_classes:
+        raise HsframeError(
+            f"labels in {labels_path} go up to class {top} but card {card.name} has {card.num_classes} classes. "
+            "Check that the label file belongs to this dataset, or fix the card."
+        )
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def _loader(card: DatasetCard):
+    def load(seed: int | None = None, **options: Any) -> "Scene":
+        """Load the dataset (``seed`` is unused: real data is fixed); options go to ``load_scene``."""
+        return load_scene(card, **options)
+
+    load.__name__ = f"load_{card.name}"
+    return load
+
+
+def dataset_specs(cards: dict[str, DatasetCard] | None = None) -> list[DatasetSpec]:
+    """One DatasetSpec per card."""
+    if cards is None:
+        cards, _ = scan_cards()
+    specs = []
+    for card in cards.values():
+        h, w, b = card.shape
+        how = "manual download" if card.manual_download else f"`hsframe datasets download {card.name}`"
+        specs.append(
+            DatasetSpec(
+                name=card.name,
+                load=_loader(card),
+                kind=card.kind,
+                description=f"{card.title} ({h}x{w}x{b}, {card.num_classes} classes; {how}).",
+            )
+        )
+    return specs
+
+
+@hookimpl
+def register_datasets(register) -> None:
+    """Register every valid card; a broken card is reported and skipped, never fatal to the others."""
+    cards, problems = scan_cards()
+    for problem in problems:
+        print(f"Warning: {problem}", file=sys.stderr)
+    for spec in dataset_specs(cards):
+        register(spec)
