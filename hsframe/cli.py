@@ -45,12 +45,13 @@ def cli() -> None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set train.epochs=5. Repeatable.")
 @click.option("--seed", type=int, help="Seed for split, weights and shuffling (same as --set seed=N).")
+@click.option("--seeds", help="Repeat over seeds, e.g. 0,1,2,3,4: one child MLflow run per seed under a parent with mean and std.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
-def run(plugin, dataset, labels, preset, config_file, sets, seed, device, tracking_uri, summary_json) -> None:
+def run(plugin, dataset, labels, preset, config_file, sets, seed, seeds, device, tracking_uri, summary_json) -> None:
     """Train a model plugin, evaluate it on held-out pixels and record the run in MLflow."""
-    from hsframe.runner import build_config, execute
+    from hsframe.runner import build_config, execute, execute_seeds
     from hsframe.tracking import load_settings
 
     sets = list(sets)
@@ -67,7 +68,10 @@ def run(plugin, dataset, labels, preset, config_file, sets, seed, device, tracki
         plugins = _plugins()
         cfg = build_config(plugins, plugin, preset, config_file, sets)
         settings = load_settings(uri=tracking_uri)
-        summary = execute(cfg, plugins, settings, console)
+        if seeds:
+            summary = execute_seeds(cfg, _seed_list(seeds), plugins, settings, console)
+        else:
+            summary = execute(cfg, plugins, settings, console)
     except HsframeError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -77,7 +81,10 @@ def run(plugin, dataset, labels, preset, config_file, sets, seed, device, tracki
         err_console.print(traceback.format_exc(), highlight=False, markup=False)
         err_console.print("[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact error/traceback.txt.")
         sys.exit(1)
-    _print_summary(console, summary)
+    if seeds:
+        _print_seeds(console, summary)
+    else:
+        _print_summary(console, summary)
     if summary_json:
         Path(summary_json).write_text(summary.to_json())
 
@@ -98,6 +105,26 @@ def _print_summary(console: Console, s) -> None:
     console.print(f"wall time {s.seconds:.1f}s on {s.device}; best validation epoch {s.extra['best_epoch']}", highlight=False)
     console.print(f"MLflow run id: [bold]{s.run_id}[/] (store {s.tracking_uri})", highlight=False)
     console.print(f"Open the UI:   {s.ui_command}", highlight=False, soft_wrap=True)
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise HsframeError(f"--seeds takes integers separated by commas, e.g. 0,1,2; got '{text}'") from None
+
+
+def _print_seeds(console: Console, s) -> None:
+    table = Table(title=f"{s.runs[0].plugin} on {s.runs[0].dataset}: {len(s.runs)} seeds")
+    for col in ("seed", "run id", "OA", "AA", "kappa"):
+        table.add_column(col, justify="right")
+    for r in s.runs:
+        table.add_row(str(r.config["seed"]), r.run_id, *(f"{r.metrics[m]:.4f}" for m in ("test_oa", "test_aa", "test_kappa")))
+    table.add_section()
+    table.add_row("mean ± std", "", *(f"{s.mean[m]:.4f} ± {s.std[m]:.4f}" for m in ("test_oa", "test_aa", "test_kappa")))
+    console.print(table)
+    console.print(f"MLflow parent run id: [bold]{s.parent_run_id}[/] (store {s.runs[0].tracking_uri})", highlight=False)
+    console.print(f"Open the UI:   {s.runs[0].ui_command}", highlight=False, soft_wrap=True)
 
 
 @cli.command("plugins")

@@ -23,6 +23,7 @@ class _Section(BaseModel):
 
 class DataConfig(_Section):
     dataset: str = Field("synthetic-pines", description="a registered dataset name, or a path to a cube file")
+    dataset_options: dict[str, Any] = Field(default_factory=dict, description="passed to the dataset's loader, e.g. {purity_threshold: 0.6}")
     labels: str | None = Field(None, description="label-map file when `dataset` is a path")
     cube_key: str | None = Field(None, description="array name inside the cube file (auto-detected when unique)")
     labels_key: str | None = Field(None, description="array name inside the labels file (auto-detected when unique)")
@@ -62,6 +63,8 @@ class SplitConfig(_Section):
 class TrainConfig(_Section):
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(256, ge=1)
+    micro_batch_size: int | None = Field(
+        None, ge=1, description="split each batch into chunks this size and accumulate gradients: the same update, less memory")
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -70,7 +73,7 @@ class TrainConfig(_Section):
 
 
 class EvalConfig(_Section):
-    batch_size: int = Field(512, ge=1, description="patches per inference batch")
+    batch_size: int = Field(256, ge=1, description="patches per inference batch (validation, test and map)")
     full_map: bool = Field(True, description="predict every pixel (labeled or not) for the classification map")
 
 
@@ -142,7 +145,7 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str) -> None:
 
 
 # Keys whose value is itself a mapping (not a section of further keys).
-_MAPPING_VALUED = {"split.remap"}
+_MAPPING_VALUED = {"split.remap", "data.dataset_options"}
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -180,17 +183,22 @@ def _number(value: Any) -> Any:
     return value
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
+def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file holding a mapping, or an HsframeError that names the file."""
     path = Path(path)
     if not path.is_file():
-        raise HsframeError(f"config file not found: {path}")
+        raise HsframeError(f"{what} not found: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise HsframeError(f"config file {path} is not valid YAML: {exc}") from None
+        raise HsframeError(f"{what} {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise HsframeError(f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
-    return flatten(data)
+        raise HsframeError(f"{what} {path} must hold a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    return flatten(read_yaml_mapping(path))
 
 
 def resolve(layers: list[tuple[str, Mapping[str, Any]]]) -> RunConfig:

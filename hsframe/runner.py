@@ -152,7 +152,10 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
             f"plugin '{spec.name}' serves {', '.join(spec.data_kinds)} data, but dataset '{dspec.name}' is {dspec.kind}; "
             f"pick a model that declares '{dspec.kind}' (see `hsframe plugins`)"
         )
-    scene = dspec.load()
+    try:
+        scene = dspec.load(**cfg.data.dataset_options)
+    except TypeError as exc:
+        raise HsframeError(f"dataset '{dspec.name}' rejected data.dataset_options {cfg.data.dataset_options}: {exc}") from None
     scene.name = dspec.name  # the registered name, so runs line up by dataset in the UI
     check_inputs(cfg, scene)
     split = make_split(cfg, scene)
@@ -211,13 +214,75 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
     )
 
 
+@dataclass
+class SeedsSummary:
+    """Repeated runs: one child run per seed under a parent run holding mean and std."""
+
+    parent_run_id: str
+    runs: list[RunSummary]
+    mean: dict[str, float]
+    std: dict[str, float]
+
+    def to_json(self) -> str:
+        return json.dumps({"parent_run_id": self.parent_run_id, "mean": self.mean, "std": self.std,
+                           "runs": [r.__dict__ for r in self.runs]}, indent=2, default=str)
+
+
+SEED_METRICS = ("test_oa", "test_aa", "test_kappa")
+
+
+def execute_seeds(cfg: RunConfig, seeds: list[int], plugins: Plugins, settings: TrackingSettings, console: Console) -> SeedsSummary:
+    """Run every seed as a child of one parent run; the parent logs ``<metric>_mean`` / ``_std``
+    (sample standard deviation, ddof=1) of OA, AA and kappa over the seeds."""
+    import mlflow
+
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise HsframeError(f"--seeds needs distinct seeds, got {seeds}")
+    spec = plugins.model(cfg.plugin)
+    dspec = resolve_dataset(cfg, plugins)
+    check_store(settings)
+    name = cfg.run_name or f"{spec.name}-{dspec.name}-seeds{','.join(map(str, seeds))}"
+    tags = {"hsframe_version": __version__, "plugin": spec.name, "dataset": dspec.name, "hsframe.seeds": "parent"}
+    with tracked_run(settings, cfg.experiment, name, tags) as parent:
+        mlflow.log_params({"plugin": spec.name, "plugin_package": spec.package, "plugin_version": spec.version,
+                           "dataset": dspec.name, "seeds": ",".join(map(str, seeds)), "n_seeds": len(seeds),
+                           **{f"cfg.{k}": v for k, v in flatten(cfg.model_dump(exclude={"seed"})).items()}})
+        runs = []
+        for seed in seeds:
+            console.rule(f"seed {seed}")
+            runs.append(execute(cfg.model_copy(update={"seed": seed, "run_name": None}), plugins, settings, console))
+        values = {m: np.array([r.metrics[m] for r in runs]) for m in SEED_METRICS}
+        mean = {m: float(v.mean()) for m, v in values.items()}
+        std = {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in values.items()}
+        mlflow.log_metrics({**{f"{m}_mean": x for m, x in mean.items()}, **{f"{m}_std": x for m, x in std.items()}})
+    return SeedsSummary(parent.info.run_id, runs, mean, std)
+
+
 def _build_model(spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]):
+    """Build, then check the model contract on a tiny batch before any run starts."""
+    import torch
+
     try:
-        return spec.build(input_spec, **options)
+        model = spec.build(input_spec, **options)
     except TypeError as exc:
         raise HsframeError(f"plugin '{spec.name}' rejected model options {options}: {exc}") from None
     except ValueError as exc:
         raise HsframeError(f"plugin '{spec.name}' cannot build a model for input {input_spec}: {exc}") from None
+    shape = (2, *input_spec.as_tuple())
+    who = f"model '{spec.name}' (package {spec.package})"
+    if not isinstance(model, torch.nn.Module):
+        raise HsframeError(f"{who}: build() returned {type(model).__name__}, not a torch.nn.Module")
+    model.eval()  # eval: no dropout draw, so the check leaves the seeded RNG untouched
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(shape))
+    except Exception as exc:
+        raise HsframeError(f"{who}: the forward pass fails on a batch of shape {shape} (N, C, D, H, W): "
+                           f"{type(exc).__name__}: {exc}") from None
+    if tuple(out.shape) != (2, input_spec.num_classes):
+        raise HsframeError(f"{who}: the forward pass returns {tuple(out.shape)} for input {shape}; "
+                           f"the contract is (N, num_classes) = (2, {input_spec.num_classes}) logits")
+    return model
 
 
 def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, console, run_id, plugins) -> dict[str, Any]:
@@ -269,7 +334,8 @@ def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, co
     def on_epoch(epoch: int, record: dict[str, float]) -> None:
         mlflow.log_metrics(record, step=epoch)
 
-    result = train(model, source, labels_flat, split.train, split.val, cfg.train, device, generator, progress, on_epoch)
+    result = train(model, source, labels_flat, split.train, split.val, cfg.train, device, generator, progress, on_epoch,
+                   eval_batch_size=cfg.eval.batch_size)
     mlflow.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
 
     # One inference pass serves both the test metrics and the full-scene map.

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
+from hsframe.config import read_yaml_mapping
 from hsframe.errors import HsframeError
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -34,12 +33,7 @@ def load_settings(path: str | Path = "mlflow.yml", uri: str | None = None) -> Tr
     values: dict[str, Any] = {}
     path = Path(path)
     if path.is_file():
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise HsframeError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(values, dict):
-            raise HsframeError(f"{path} must be a mapping with keys {sorted(_SETTINGS_KEYS)}")
+        values = read_yaml_mapping(path, "tracking settings")
         unknown = set(values) - _SETTINGS_KEYS
         if unknown:
             raise HsframeError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys are {sorted(_SETTINGS_KEYS)}")
@@ -97,12 +91,15 @@ def git_commit(cwd: str | Path = ".") -> str | None:
 
 @contextlib.contextmanager
 def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
-    """An active MLflow run that ends FINISHED, FAILED (traceback logged) or KILLED (Ctrl-C)."""
+    """An active MLflow run that ends FINISHED, FAILED (traceback logged) or KILLED (Ctrl-C).
+
+    Started while another run is active, it becomes that run's child (repeated seeds).
+    """
     import mlflow
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     exp_id = _experiment_id(settings, experiment or settings.experiment)
-    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags)
+    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags, nested=mlflow.active_run() is not None)
     try:
         yield run
     except KeyboardInterrupt:

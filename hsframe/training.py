@@ -97,8 +97,13 @@ def train(
     generator: torch.Generator,
     progress: TrainingProgress,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    eval_batch_size: int = 256,
 ) -> TrainResult:
-    """Train in place; on return ``model`` holds the weights of the best validation epoch."""
+    """Train in place; on return ``model`` holds the weights of the best validation epoch.
+
+    With ``cfg.micro_batch_size`` each batch is run in chunks whose losses are weighted by their
+    share of the batch, so the accumulated gradient is the batch's mean-loss gradient.
+    """
     model.to(device)
     optimizer = make_optimizer(model, cfg)
     loss_fn = nn.CrossEntropyLoss()
@@ -111,17 +116,21 @@ def train(
             model.train()
             total, seen = 0.0, 0
             batches = source.batches(train_index, labels_flat[train_index], cfg.batch_size, shuffle=True, generator=generator)
+            micro = cfg.micro_batch_size or cfg.batch_size
             for b, (x, y) in enumerate(batches, 1):
-                with autocast(device, cfg.amp):
-                    loss = loss_fn(model(x).float(), y)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                batch_loss = 0.0
+                for xs, ys in zip(x.split(micro), y.split(micro)):
+                    with autocast(device, cfg.amp):
+                        loss = loss_fn(model(xs).float(), ys) * (len(ys) / len(y))
+                    loss.backward()
+                    batch_loss += loss.item()
                 optimizer.step()
-                total += loss.item() * len(y)
+                total += batch_loss * len(y)
                 seen += len(y)
-                progress.batch(epoch, b, loss.item())
+                progress.batch(epoch, b, batch_loss)
             train_loss = total / max(seen, 1)
-            val_oa = float((predict(model, source, val_index, cfg.batch_size * 2, device, cfg.amp) == y_val).mean())
+            val_oa = float((predict(model, source, val_index, eval_batch_size, device, cfg.amp) == y_val).mean())
             improved = val_oa > best_oa
             if improved:
                 best_oa, best_epoch = val_oa, epoch

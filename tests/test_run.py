@@ -127,7 +127,9 @@ def _plugin_with_forward(exc: BaseException):
             self.w = nn.Linear(1, 1)
 
         def forward(self, x):
-            raise exc
+            if self.training:  # passes the pre-run contract check (eval mode), fails in training
+                raise exc
+            return self.w(x.mean(dim=(1, 2, 3, 4))[:, None]).expand(-1, 16)
 
     mod = types.SimpleNamespace()
     mod.register_models = hookimpl(lambda register: register(ModelSpec(name="exploding", build=lambda spec: Exploding())))
@@ -149,6 +151,26 @@ def test_crash_and_interrupt_end_the_run(store, monkeypatch, exc, code, status):
         text = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/error/traceback.txt")
         assert "RuntimeError: boom in forward" in text
     assert mlflow.active_run() is None
+
+
+@pytest.mark.parametrize("forward,message", [
+    ("raise RuntimeError('shape bug')", "the forward pass fails on a batch of shape (2, 1, 13, 9, 9)"),
+    ("return x.flatten(1)[:, :3]", "the contract is (N, num_classes) = (2, 16) logits"),
+])
+def test_model_breaking_the_contract_is_refused_before_the_run(store, monkeypatch, forward, message):
+    import torch.nn as nn
+
+    ns: dict = {}
+    exec(f"def forward(self, x):\n    {forward}", ns)
+    broken = type("Broken", (nn.Module,), {"forward": ns["forward"]})
+    mod = types.SimpleNamespace()
+    mod.register_models = hookimpl(lambda register: register(ModelSpec(name="broken", build=lambda spec: broken())))
+    plugins = load_plugins(extra={"brokenfwd": mod})
+    monkeypatch.setattr("hsframe.plugins.get_plugins", lambda: plugins)
+    r = CliRunner().invoke(cli, ["run", "--plugin", "broken", *FAST, "--tracking-uri", store])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert runs_of(store) == []
+    assert CliRunner().invoke(cli, ["plugins"]).exit_code == 0  # the others stay usable
 
 
 def test_live_progress_bar_on_a_terminal():

@@ -1,0 +1,50 @@
+"""The same smoke test for every registered model, whichever plugin ships it (timm-style).
+
+A new plugin is covered as soon as it is installed: no test to write.
+"""
+import pytest
+import torch
+
+from hsframe.plugins import load_plugins
+from hsframe.registry import DATA_KINDS, InputSpec
+from hsframe.runner import build_config
+
+PLUGINS = load_plugins()
+MODELS = sorted(PLUGINS.models)
+
+
+def test_registry_is_not_empty():
+    assert "hybridsn" in MODELS
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_registered_model_smoke(name, capsys):
+    spec = PLUGINS.model(name)
+    assert spec.data_kinds and set(spec.data_kinds) <= set(DATA_KINDS), spec.data_kinds
+    cfg = build_config(PLUGINS, name)  # the model's declared defaults, validated like any config
+    p = cfg.data.patch_size
+    in_spec = InputSpec(channels=1, depth=cfg.data.pca_components or 200, height=p, width=p, num_classes=16)
+    torch.manual_seed(0)
+    model = spec.build(in_spec, **cfg.model)
+    x = torch.randn(4, *in_spec.as_tuple())
+    y = torch.arange(4)
+
+    model.eval()
+    with torch.no_grad():
+        assert model(x).shape == (4, 16)
+
+    model.train()
+    before = [q.detach().clone() for q in model.parameters()]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(q).all() for q in model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters())), "one step changed no weight"
+
+    n_params = sum(q.numel() for q in model.parameters())
+    assert n_params > 0
+    with capsys.disabled():
+        print(f"\n  {name} ({spec.package}): {n_params:,} parameters for input {in_spec.as_tuple()}")

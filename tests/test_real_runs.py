@@ -1,0 +1,72 @@
+"""Short `hsframe run`s through the CLI on real scenes from ../shared/datasets (skipped without it)."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SHARED, runs_of
+from hsframe.cli import cli
+
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent")
+SHORT = ["--set", "train.epochs=3", "--set", "data.patch_size=9", "--set", "data.pca_components=13",
+         "--set", "train.batch_size=32"]
+
+
+def run_cli(args, store, tmp_path):
+    out = tmp_path / "summary.json"
+    r = CliRunner().invoke(cli, ["run", *args, *SHORT, "--tracking-uri", store, "--summary-json", str(out)])
+    assert r.exit_code == 0, r.output
+    return json.loads(out.read_text())
+
+
+@needs_shared
+def test_samson_through_the_catalog(tmp_path, store, monkeypatch):
+    # The catalog finds Samson.mat in $HSFRAME_DATA/samson/; link the real file there (never copied).
+    (tmp_path / "data" / "samson").mkdir(parents=True)
+    (tmp_path / "data" / "samson" / "Samson.mat").symlink_to(SHARED / "hsi" / "samson" / "Samson.mat")
+    monkeypatch.setenv("HSFRAME_DATA", str(tmp_path / "data"))
+    s = run_cli(["--dataset", "samson", "--set", "data.dataset_options={purity_threshold: 0.6}"], store, tmp_path)
+    assert s["dataset"] == "samson" and [c["name"] for c in s["per_class"]] == ["Soil", "Tree", "Water"]
+    # 85% of Samson's 9,025 pixels pass the 0.6 purity threshold (shared README)
+    assert 0.8 * 9025 < sum(s["counts"].values()) < 0.9 * 9025
+    assert s["metrics"]["test_oa"] > 0.5  # three classes; a few epochs already beat chance clearly
+    [run] = runs_of(store)
+    assert run.info.status == "FINISHED" and run.data.params["dataset"] == "samson"
+
+
+@needs_shared
+def test_enmap_tile_by_path(tmp_path, store):
+    enmap = SHARED / "hsi" / "enmap_potsdam"
+    tile = "enmap_potsdam_tile_192_96.tif"  # the tile with all six classes
+    s = run_cli(["--dataset", str(enmap / "images" / tile), "--labels", str(enmap / "labels" / tile),
+                 "--set", "split.train_fraction=0.3"], store, tmp_path)
+    assert s["dataset"] == tile and len(s["per_class"]) == 6
+    assert sum(s["counts"].values()) == 1024 - 610  # every labeled pixel of the 32x32 tile, none dropped
+    [run] = runs_of(store)
+    assert run.info.status == "FINISHED"
+
+
+def test_seeds_make_child_runs_under_a_parent(tmp_path, store):
+    import mlflow
+    import numpy as np
+
+    out = tmp_path / "seeds.json"
+    r = CliRunner().invoke(cli, ["run", *SHORT, "--set", "eval.full_map=false", "--seeds", "0,1,2",
+                                 "--tracking-uri", store, "--summary-json", str(out)])
+    assert r.exit_code == 0, r.output
+    s = json.loads(out.read_text())
+    assert "mean ± std" in r.output and s["parent_run_id"] in r.output
+    client = mlflow.MlflowClient(store)
+    parent = client.get_run(s["parent_run_id"])
+    children = [x for x in runs_of(store) if x.data.tags.get("mlflow.parentRunId") == s["parent_run_id"]]
+    assert sorted(c.data.params["seed"] for c in children) == ["0", "1", "2"]
+    oas = np.array([c.data.metrics["test_oa"] for c in children])
+    assert parent.data.metrics["test_oa_mean"] == pytest.approx(oas.mean())
+    assert parent.data.metrics["test_oa_std"] == pytest.approx(oas.std(ddof=1))
+    assert {"test_aa_mean", "test_kappa_std"} <= set(parent.data.metrics)
+    assert all(x.info.status == "FINISHED" for x in runs_of(store))
+
+
+def test_bad_seeds_list(store):
+    r = CliRunner().invoke(cli, ["run", "--seeds", "0,x", "--tracking-uri", store])
+    assert r.exit_code == 2 and "--seeds takes integers" in r.output

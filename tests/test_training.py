@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+
+from hsframe.config import TrainConfig
+from hsframe.data.patches import PatchSource
+from hsframe.errors import HsframeError
+from hsframe.progress import TrainingProgress
+from hsframe.training import autocast, select_device, train
+
+
+def tiny_problem():
+    torch.manual_seed(0)
+    feats = torch.randn(4, 12, 12)
+    labels = (np.arange(144) % 3 + 1).astype(np.int64)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 3))
+    return PatchSource(feats, 3), labels, model
+
+
+def fit(micro: int | None) -> torch.Tensor:
+    source, labels, model = tiny_problem()
+    cfg = TrainConfig(epochs=2, batch_size=32, micro_batch_size=micro, lr=0.1, amp=False)
+    console = Console(file=open("/dev/null", "w"))
+    train(model, source, labels, np.arange(0, 100), np.arange(100, 144), cfg, torch.device("cpu"),
+          torch.Generator().manual_seed(0), TrainingProgress(console, 2, 4))
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_micro_batches_give_the_same_update():
+    full = fit(None)
+    assert torch.allclose(fit(8), full, atol=1e-6)
+    assert torch.allclose(fit(5), full, atol=1e-6)  # uneven chunks are weighted by their size
+    assert not torch.allclose(fit(None), fit(None) + 1)  # sanity: the comparison can fail
+
+
+def test_device_selection():
+    assert select_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        assert select_device("auto").type in {"cpu", "mps"}
+        with pytest.raises(HsframeError, match="no CUDA GPU"):
+            select_device("cuda")
+    with pytest.raises(HsframeError, match="not a device"):
+        select_device("tpu9")
+
+
+def test_bf16_autocast_only_on_cuda():
+    import contextlib
+
+    assert isinstance(autocast(torch.device("cpu"), True), contextlib.nullcontext)
+    assert isinstance(autocast(torch.device("cuda"), False), contextlib.nullcontext)
+    ctx = autocast(torch.device("cuda"), True)
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
