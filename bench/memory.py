@@ -6,8 +6,8 @@ Both train HybridSN on an Indian Pines-sized cube (the 145x145x200 synthetic-pin
 published settings: 25x25 patches, 30 PCA components, 30% training pixels, batch 256, one epoch
 (peak memory does not grow with epochs), then predict the test pixels. Each side runs in its own
 process; the figure is that process's peak resident set size (ru_maxrss). hsframe is measured
-twice: as is, and with `train.micro_batch_size=32` (gradient accumulation: the same batch-256
-update) and `eval.batch_size=64`, because batch-256 activations alone take about 1.2 GiB in both
+twice: as is, and with `train.micro_batch_size=16` (gradient accumulation: the same batch-256
+update) and `eval.batch_size=32`, because batch-256 activations alone take about 1.2 GiB in both
 pipelines.
 
 The common recipe, as in the widely copied HybridSN notebook: PCA on the whole image (float64),
@@ -84,8 +84,8 @@ def hsframe_run(micro: bool) -> None:
 
     from hsframe.cli import cli
 
-    # Micro-batches of 32 accumulate to the same batch-256 update; inference in batches of 64.
-    extra = ["--set", "train.micro_batch_size=32", "--set", "eval.batch_size=64"] if micro else []
+    # Micro-batches of 16 accumulate to the same batch-256 update; inference in batches of 32.
+    extra = ["--set", "train.micro_batch_size=16", "--set", "eval.batch_size=32"] if micro else []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "s.json"
         r = CliRunner().invoke(cli, ["run", "--plugin", "hybridsn", "--preset", "paper", "--set", "train.epochs=1",
@@ -124,7 +124,7 @@ def main() -> None:
     print(f"  common recipe (every patch materialized, float64)     {theirs:5.2f} GiB  ({t_theirs:4.0f} s)  {res_theirs}")
     print(f"  hsframe, patches on the fly                           {plain:5.2f} GiB  ({t_plain:4.0f} s)  {res_plain}"
           f"  -> {theirs / plain:.1f}x lower")
-    print(f"  hsframe, patches on the fly + micro-batches of 32     {micro:5.2f} GiB  ({t_micro:4.0f} s)  {res_micro}"
+    print(f"  hsframe, patches on the fly + micro-batches of 16     {micro:5.2f} GiB  ({t_micro:4.0f} s)  {res_micro}"
           f"  -> {theirs / micro:.1f}x lower")
 
 

@@ -107,6 +107,31 @@ def _print_summary(console: Console, s) -> None:
     console.print(f"Open the UI:   {s.ui_command}", highlight=False, soft_wrap=True)
 
 
+@cli.command()
+@click.option("--run", "run_id", required=True, help="MLflow run id of a finished `hsframe run`.")
+@click.option("--dataset", "-d", required=True, help="Registered dataset name, or a cube file.")
+@click.option("--labels", type=click.Path(dir_okay=False), help="Label-map file to show beside the prediction.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: predictions/<run id>/<dataset>.")
+@click.option("--log", "log_to_run", is_flag=True, help="Also log the map to the run's artifacts (predictions/<dataset>/).")
+@click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
+def predict(run_id, dataset, labels, out_dir, log_to_run, tracking_uri) -> None:
+    """Classify every pixel of a scene with a logged run's model: PNG map with legend and .npy array."""
+    from hsframe.predict import predict_run
+    from hsframe.tracking import load_settings
+
+    console = Console()
+    out_dir = out_dir or str(Path("predictions") / run_id / Path(dataset).name)
+    try:
+        result = predict_run(run_id, dataset, labels, out_dir, _plugins(), load_settings(uri=tracking_uri), console, log_to_run)
+    except HsframeError as exc:
+        _fail(str(exc))
+    console.print(f"Predicted {result.dataset} with run {result.run_id} ({result.how}); pixels per class: {result.counts}", highlight=False)
+    for f in result.files:
+        console.print(f"wrote {f}", highlight=False)
+    if log_to_run:
+        console.print(f"logged to run {result.run_id} under predictions/{result.dataset}/", highlight=False)
+
+
 def _seed_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -157,9 +182,12 @@ def plugins_cmd(as_json: bool) -> None:
         console.print(f"[red]error[/] {p}", highlight=False)
 
 
-from hsframe.cli_datasets import datasets  # noqa: E402  (a command group of its own module)
+# Command groups that live in modules of their own.
+from hsframe.cli_datasets import datasets  # noqa: E402
+from hsframe.cli_plugin import plugin  # noqa: E402
 
 cli.add_command(datasets)
+cli.add_command(plugin)
 
 
 def main() -> None:

@@ -75,6 +75,7 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     batch_size: int = Field(256, ge=1, description="patches per inference batch (validation, test and map)")
     full_map: bool = Field(True, description="predict every pixel (labeled or not) for the classification map")
+    tile: int | None = Field(256, ge=1, description="side of the output tiles of fully convolutional inference (bounds memory); null = whole scene")
 
 
 class RunConfig(_Section):

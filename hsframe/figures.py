@@ -1,6 +1,8 @@
 """Figures logged with every run: confusion matrix and classification map."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # headless: runs happen in terminals and CI
@@ -56,3 +58,25 @@ def classification_map_figure(
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     return fig
+
+
+def write_classification_map(
+    directory: str | Path,
+    ground_truth: np.ndarray,
+    predicted: np.ndarray,
+    class_names: list[str],
+    palette: list[tuple[int, int, int]],
+    title: str = "",
+) -> list[Path]:
+    """Save the map as a PNG (palette, legend, beside the ground truth) and as a ``.npy`` array.
+
+    ``predicted`` is ``(H, W)`` with class ids 1..K (0 = not predicted). Returns both paths.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    png, npy = directory / "classification_map.png", directory / "classification_map.npy"
+    fig = classification_map_figure(ground_truth, predicted, class_names, palette, title)
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    np.save(npy, predicted)
+    return [png, npy]

@@ -165,8 +165,6 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
     check_store(settings)
 
     # Heavy imports only now: `hsframe --help` and `hsframe plugins` never pay for torch.
-    import torch
-
     from hsframe.training import seed_everything, select_device
 
     device = select_device(cfg.train.device)
@@ -198,9 +196,9 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
         status = "FAILED"
         metrics: dict[str, float] = {}
         try:
-            summary = _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, console, run_id, plugins)
+            body = _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, console, run_id, plugins)
             status = "FINISHED"
-            metrics = summary["metrics"]
+            metrics = body["metrics"]
         except KeyboardInterrupt:
             status = "KILLED"
             raise
@@ -208,9 +206,9 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
             plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
     return RunSummary(
         run_id=run_id, plugin=spec.name, package=spec.package, version=spec.version, dataset=scene.name,
-        config=cfg.model_dump(), metrics=summary["metrics"], per_class=summary["per_class"], counts=split.counts(),
+        config=cfg.model_dump(), metrics=metrics, per_class=body["per_class"], counts=split.counts(),
         device=str(device), seconds=time.perf_counter() - started, tracking_uri=settings.tracking_uri,
-        ui_command=settings.ui_command(), extra={"best_epoch": summary["best_epoch"]},
+        ui_command=settings.ui_command(), extra={"best_epoch": body["best_epoch"]},
     )
 
 
@@ -258,6 +256,28 @@ def execute_seeds(cfg: RunConfig, seeds: list[int], plugins: Plugins, settings: 
     return SeedsSummary(parent.info.run_id, runs, mean, std)
 
 
+def predict_map(model: Any, features: Any, cfg: RunConfig, device: Any, console: Console, index: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """1-based class ids for the pixels at ``index`` (default: every pixel) of a ``(K, H, W)`` feature cube.
+
+    A model with ``scene_forward`` computes the whole scene fully convolutionally in tiles (cheaper
+    than a fraction of its pixels patch by patch); any other model goes patch by patch, with a note.
+    """
+    from hsframe.data.patches import PatchSource
+    from hsframe.inference import has_scene_forward, predict_scene
+    from hsframe.training import predict
+
+    p, pad, amp, bs = cfg.data.patch_size, cfg.data.padding, cfg.train.amp, cfg.eval.batch_size
+    if index is None or has_scene_forward(model):
+        def note(msg: str) -> None:
+            console.print(f"note: {msg}", highlight=False)
+
+        full = predict_scene(model, features, p, pad, device, amp, tile=cfg.eval.tile, batch_size=bs, log=note)
+        full = full.reshape(-1).numpy() + 1
+        how = "scene_forward (tiled)" if has_scene_forward(model) else "patch by patch"
+        return (full if index is None else full[index]), how
+    return predict(model, PatchSource(features, p, pad), index, bs, device, amp) + 1, "patch by patch"
+
+
 def _build_model(spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]):
     """Build, then check the model contract on a tiny batch before any run starts."""
     import torch
@@ -292,9 +312,9 @@ def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, co
     from hsframe.data.patches import PatchSource
     from hsframe.data.preprocess import fit_preprocessor, parse_band_list
     from hsframe.evaluation import evaluate
-    from hsframe.figures import classification_map_figure, confusion_figure
+    from hsframe.figures import confusion_figure, write_classification_map
     from hsframe.progress import TrainingProgress
-    from hsframe.training import predict, train
+    from hsframe.training import train
 
     h, w, b = scene.shape
     params = {f"cfg.{k}": v for k, v in flatten(cfg.model_dump()).items()}
@@ -321,6 +341,11 @@ def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, co
         whiten=cfg.data.whiten,
     )
     features = pre.transform(scene.cube, device)
+    with tempfile.TemporaryDirectory() as tmp:  # what `hsframe predict` needs to redo these features
+        torch.save(pre.state(), Path(tmp) / "preprocessor.pt")
+        mlflow.log_artifact(str(Path(tmp) / "preprocessor.pt"), "preprocess")
+    mlflow.log_dict({"dataset": scene.name, "bands": b, "class_names": scene.class_names,
+                     "palette": [list(c) for c in scene.palette]}, "preprocess/scene.json")
     if pre.explained_variance_ratio is not None:
         mlflow.log_metric("pca_explained_variance", float(pre.explained_variance_ratio.sum()))
     source = PatchSource(features, cfg.data.patch_size, cfg.data.padding)
@@ -341,7 +366,8 @@ def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, co
     # One inference pass serves both the test metrics and the full-scene map.
     t0 = time.perf_counter()
     index = np.arange(h * w) if cfg.eval.full_map else split.test
-    pred = predict(model, source, index, cfg.eval.batch_size, device, cfg.train.amp) + 1
+    pred, how = predict_map(model, features, cfg, device, console, index)
+    mlflow.set_tag("predict_method", how)
     pred_map = np.zeros(h * w, dtype=np.int64)
     pred_map[index] = pred
     mlflow.log_metric("predict_seconds", time.perf_counter() - t0)
@@ -364,18 +390,15 @@ def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, co
     mlflow.log_dict({"labels": scene.class_names, "matrix": m.confusion.tolist()}, "metrics/confusion_matrix.json")
     import matplotlib.pyplot as plt
 
-    for fig, path in (
-        (confusion_figure(m.confusion, scene.class_names), "figures/confusion_matrix.png"),
-        (classification_map_figure(
-            scene.labels, pred_map.reshape(h, w) if cfg.eval.full_map else np.where(scene.labels.reshape(-1) > 0, pred_map, 0).reshape(h, w),
-            scene.class_names, scene.palette, f"{spec.name} on {scene.name}: OA {m.oa:.4f}",
-        ), "figures/classification_map.png"),
-    ):
-        mlflow.log_figure(fig, path)
-        plt.close(fig)
+    fig = confusion_figure(m.confusion, scene.class_names)
+    mlflow.log_figure(fig, "figures/confusion_matrix.png")
+    plt.close(fig)
+    shown = pred_map if cfg.eval.full_map else np.where(labels_flat > 0, pred_map, 0)
     with tempfile.TemporaryDirectory() as tmp:
-        np.save(Path(tmp) / "classification_map.npy", pred_map.reshape(h, w))
-        mlflow.log_artifact(str(Path(tmp) / "classification_map.npy"), "predictions")
+        png, npy = write_classification_map(tmp, scene.labels, shown.reshape(h, w), scene.class_names, scene.palette,
+                                            f"{spec.name} on {scene.name}: OA {m.oa:.4f}")
+        mlflow.log_artifact(str(png), "figures")
+        mlflow.log_artifact(str(npy), "predictions")
 
     model_cpu = model.to("cpu").eval()
     # Two patches: torch.export would freeze a batch dimension of 1 into the logged model.

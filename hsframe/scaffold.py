@@ -85,22 +85,40 @@ def plugin_names(name: str) -> PluginNames:
     )
 
 
-def _name_taken_by(names: PluginNames) -> str | None:
-    """The installed distribution that already owns entry point ``names.name``, if not ours.
+def _name_taken_by(names: PluginNames, target: Path) -> str | None:
+    """The installed package that already owns entry point ``names.name``, unless it is this very
+    scaffold installed in editable mode from ``target`` (re-scaffolding that with --force is fine).
 
-    Two entry points with the same name would silently shadow each other, so refuse early. Only
-    metadata is read: nothing is imported.
+    Two entry points with the same name would shadow each other, so refuse early. Only metadata is
+    read: nothing is imported.
     """
     from hsframe.plugins import BUILTIN_MODULES, ENTRY_POINT_GROUP
 
     if names.name in BUILTIN_MODULES:
         return "hsframe (built-in)"
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        owner = ep.dist.name if ep.dist else "?"
-        # Our own earlier scaffold, installed: re-scaffolding it (with --force) is fine.
-        if ep.name == names.name and owner.replace("_", "-").lower() != names.package:
-            return owner
+        if ep.name != names.name:
+            continue
+        if ep.dist is None:
+            return "?"
+        if _editable_location(ep.dist) != target.resolve():
+            return ep.dist.name
     return None
+
+
+def _editable_location(dist: metadata.Distribution) -> Path | None:
+    """The source folder of an editable (``pip install -e``) install, from PEP 610's direct_url.json."""
+    import json
+    from urllib.parse import unquote, urlparse
+
+    try:
+        info = json.loads(dist.read_text("direct_url.json") or "{}")
+    except ValueError:
+        return None
+    url = urlparse(info.get("url", ""))
+    if url.scheme != "file" or not info.get("dir_info", {}).get("editable"):
+        return None
+    return Path(unquote(url.path)).resolve()
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,8 +226,9 @@ class {{class_name}}(nn.Module):
     """Two 3-D convolution blocks, global average pooling and a linear classifier.
 
     The 3-D kernels look at neighbouring bands and neighbouring pixels together. Padding keeps H and
-    W, the second block halves D, and global average pooling makes the network accept any patch size
-    and any number of bands (or PCA components).
+    W, a spectral stride of 2 in each block quarters D (which keeps it fast on a CPU), and global
+    average pooling makes the network accept any patch size and any number of bands (or PCA
+    components).
 
     Args:
         in_channels: C of the input (1 for an hsframe hyperspectral patch).
@@ -220,8 +239,8 @@ class {{class_name}}(nn.Module):
     Shapes::
 
         input    (N, C, D, H, W)
-        block 1  (N, width, D, H, W)                Conv3d 7x3x3, BatchNorm, ReLU
-        block 2  (N, 2*width, ceil(D/2), H, W)      Conv3d 5x3x3 with spectral stride 2, BatchNorm, ReLU
+        block 1  (N, width, ceil(D/2), H, W)        Conv3d 7x3x3, spectral stride 2, BatchNorm, ReLU
+        block 2  (N, 2*width, ceil(D/4), H, W)      Conv3d 3x3x3, spectral stride 2, BatchNorm, ReLU
         pool     (N, 2*width)                       mean over D, H and W
         output   (N, K) logits                      Dropout, Linear (no softmax: hsframe uses cross-entropy)
     """
@@ -238,10 +257,10 @@ class {{class_name}}(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (try --set model.dropout=0.2); got {dropout}")
         self.features = nn.Sequential(
-            nn.Conv3d(in_channels, width, kernel_size=(7, 3, 3), padding=(3, 1, 1), bias=False),
+            nn.Conv3d(in_channels, width, kernel_size=(7, 3, 3), stride=(2, 1, 1), padding=(3, 1, 1), bias=False),
             nn.BatchNorm3d(width),
             nn.ReLU(inplace=True),
-            nn.Conv3d(width, 2 * width, kernel_size=(5, 3, 3), stride=(2, 1, 1), padding=(2, 1, 1), bias=False),
+            nn.Conv3d(width, 2 * width, kernel_size=(3, 3, 3), stride=(2, 1, 1), padding=(1, 1, 1), bias=False),
             nn.BatchNorm3d(2 * width),
             nn.ReLU(inplace=True),
         )
@@ -249,7 +268,7 @@ class {{class_name}}(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, D, H, W)`` -> ``(N, K)`` logits."""
-        features = self.features(x)  # (N, 2*width, ceil(D/2), H, W)
+        features = self.features(x)  # (N, 2*width, ceil(D/4), H, W)
         pooled = features.mean(dim=(2, 3, 4))  # (N, 2*width): global average pooling
         return self.classifier(pooled)
 '''
@@ -305,9 +324,10 @@ def test_one_training_step_updates_every_parameter():
 def test_it_can_fit_a_small_batch():
     # A model that cannot overfit 16 samples has a bug (wrong shapes, detached graph, ...).
     torch.manual_seed(0)
-    model = build(SPEC, dropout=0.0).train()
+    spec = InputSpec(channels=1, depth=8, height=5, width=5, num_classes=4)  # small: keeps the test fast
+    model = build(spec, width=8, dropout=0.0).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    x = torch.randn(16, *SPEC.as_tuple())
+    x = torch.randn(16, *spec.as_tuple())
     y = torch.arange(16) % 4
     losses = []
     for _ in range(30):
@@ -365,12 +385,12 @@ def test_discovered_through_the_entry_point():
 README = '''\
 # {{package}}
 
-`{{class_name}}`, a compact 3-D CNN for hyperspectral patch classification, as an
-[hsframe](https://github.com/) model plugin: `hsframe run --plugin {{name}}`.
+`{{class_name}}`, a compact 3-D CNN for hyperspectral patch classification, as an hsframe
+model plugin: `hsframe run --plugin {{name}}`. Generated by `hsframe plugin new {{name}}`.
 
 Architecture for an `(N, C, D, H, W)` batch and K classes: Conv3d 7x3x3 (`width` channels),
-BatchNorm, ReLU -> Conv3d 5x3x3 with spectral stride 2 (`2*width` channels), BatchNorm, ReLU ->
-global average pooling -> Dropout -> Linear to K logits. Any patch size and band count works.
+BatchNorm, ReLU -> Conv3d 3x3x3 (`2*width` channels), BatchNorm, ReLU (both with spectral stride 2)
+-> global average pooling -> Dropout -> Linear to K logits. Any patch size and band count works.
 
 Options (`--set model.NAME=VALUE`): `width` (default 16), `dropout` (default 0.2).
 Defaults it declares (dotted config keys): `data.patch_size=11`, `data.pca_components=15`,
@@ -484,7 +504,11 @@ class ScaffoldResult:
         """(command, why) pairs to print after scaffolding."""
         import shlex
 
-        where = shlex.quote(str(self.directory))
+        try:  # shorter and copy-pasteable from where the user stands
+            shown = self.directory.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            shown = self.directory
+        where = shlex.quote(str(shown))
         return [
             (f"pip install -e {where}", "registers the entry point; edit the code in place afterwards"),
             (f"pytest {where}", "the package's own tests: contract, training step, discovery"),
@@ -507,13 +531,13 @@ def scaffold_plugin(name: str, directory: str | Path | None = None, force: bool 
             ``force``, or a path that cannot be written.
     """
     names = plugin_names(name)
-    owner = _name_taken_by(names)
+    target = Path(directory) if directory is not None else Path.cwd() / names.package
+    owner = _name_taken_by(names, target)
     if owner is not None:
         raise HsframeError(
             f"the plugin name '{names.name}' is already used by the installed package {owner}; "
             f"choose another name (see `hsframe plugins`)."
         )
-    target = Path(directory) if directory is not None else Path.cwd() / names.package
     if target.exists() and not target.is_dir():
         raise HsframeError(f"{target} exists and is not a folder; pass another --dir.")
     if target.is_dir() and any(target.iterdir()) and not force:
@@ -525,11 +549,10 @@ def scaffold_plugin(name: str, directory: str | Path | None = None, force: bool 
     # Check every path before writing any, so a clash leaves no half-written package behind.
     for rel in planned:
         path = target / rel
-        for parent in [path, *path.parents]:
-            if parent == target or target not in parent.parents and parent != path:
-                break
-            if parent.exists() and (parent.is_dir() if parent == path else not parent.is_dir()):
-                raise HsframeError(f"{parent} is in the way of the generated file {rel}; move it and try again.")
+        blockers = [path] if path.is_dir() else []
+        blockers += [target / p for p in Path(rel).parents if (target / p).exists() and not (target / p).is_dir()]
+        if blockers:
+            raise HsframeError(f"{blockers[0]} is in the way of the generated file {rel}; move it and try again.")
     result = ScaffoldResult(names=names, directory=target)
     try:
         for rel, text in planned.items():
@@ -591,7 +614,7 @@ def hook_reference_markdown() -> str:
         options = getattr(func, marker) or {}
         flags = [flag for flag in ("firstresult", "historic") if options.get(flag)]
         doc = inspect.cleandoc(func.__doc__ or "(undocumented)").replace("``", "`")
-        lines += [f"### `{name}`", "", "```python", "@hookimpl", f"def {_signature(func)}:", "```", ""]
+        lines += [f"### `{name}`", "", "```python", "@hookimpl", f"def {_signature(func)}:", "    ...", "```", ""]
         if flags:
             lines += [f"Hook options: {', '.join(flags)}.", ""]
         lines += [doc, ""]

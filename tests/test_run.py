@@ -3,7 +3,6 @@ import io
 import json
 import types
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from rich.console import Console

@@ -48,10 +48,24 @@ class Preprocessor:
     scale_mean: torch.Tensor  # (K,)
     scale_std: torch.Tensor  # (K,)
     explained_variance_ratio: torch.Tensor | None
+    n_input_bands: int = 0
 
     @property
     def out_bands(self) -> int:
         return len(self.scale_mean)
+
+    @property
+    def in_bands(self) -> int:
+        """Bands of the cube it was fitted on (before removal)."""
+        return int(self.n_input_bands)
+
+    def state(self) -> dict[str, torch.Tensor | None | int]:
+        """Plain tensors, for ``torch.save`` (loadable with ``weights_only=True``)."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Preprocessor":
+        return cls(**state)
 
     def transform(self, cube: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
         x = torch.as_tensor(cube, device=device)
@@ -114,4 +128,5 @@ def fit_preprocessor(
         scale_mean=s_mean.float().cpu(),
         scale_std=s_std.float().cpu(),
         explained_variance_ratio=ratio,
+        n_input_bands=b,
     )

@@ -1,8 +1,11 @@
 """HybridSN network."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 class HybridSN(nn.Module):
@@ -15,7 +18,8 @@ class HybridSN(nn.Module):
         num_classes: K.
         dropout: rate after each hidden dense layer.
 
-    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)`` logits.
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)`` logits; :meth:`scene_forward` gives the same logits
+    for every pixel of a whole padded scene in one fully convolutional pass.
     """
 
     def __init__(
@@ -28,6 +32,7 @@ class HybridSN(nn.Module):
     ) -> None:
         super().__init__()
         h, w = patch_size
+        self.patch_size = (h, w)  # plain attribute (no state): scene_forward needs the dense layer's window
         if bands < 13:
             raise ValueError(f"HybridSN needs at least 13 bands (PCA components); got {bands}")
         if h < 9 or w < 9:
@@ -53,3 +58,36 @@ class HybridSN(nn.Module):
         n, c, d, h, w = x.shape
         x = self.conv2d(x.reshape(n, c * d, h, w))  # fold depth into channels: (N, 64, H-8, W-8)
         return self.head(x)
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of every pixel of a padded scene at once, equal to :meth:`forward` on each pixel's patch.
+
+        The patch classifier is slid over the scene fully convolutionally: the convolutions are
+        valid ones over the whole scene, so windows that overlap share their work, and the dense
+        head runs as convolutions with views of the Linear weights (nothing copied, state_dict
+        unchanged). Dropout is skipped: this is inference (what ``forward`` gives in eval mode).
+
+        Args:
+            x: ``(N, C, D, H + p_h - 1, W + p_w - 1)``, the ``(C, D, H, W)`` scene padded by
+                ``p // 2`` on each side (as :class:`hsframe.data.patches.PatchSource` pads it),
+                where ``(p_h, p_w)`` is the patch size the model was built for.
+
+        Returns:
+            ``(N, K, H, W)`` logits; ``[n, :, i, j]`` equals ``forward`` on the patch centred at
+            pixel ``(i, j)``, i.e. on ``x[n, :, :, i : i + p_h, j : j + p_w]``.
+        """
+        dense1, dense2, dense3 = (m for m in self.head if isinstance(m, nn.Linear))
+        if hasattr(self, "patch_size"):
+            ph, pw = self.patch_size
+        else:  # a module pickled before the attribute existed: its patch was square
+            ph = pw = 8 + math.isqrt(dense1.in_features // 64)
+        if x.dim() != 5 or x.shape[-2] < ph or x.shape[-1] < pw:
+            raise ValueError(f"scene_forward needs (N, C, D, H + {ph - 1}, W + {pw - 1}) with H, W >= 1; got {tuple(x.shape)}")
+        x = self.conv3d(x)  # (N, 32, D-12, H+p_h-7, W+p_w-7)
+        n, c, d, h, w = x.shape
+        x = self.conv2d(x.reshape(n, c * d, h, w))  # (N, 64, H+p_h-9, W+p_w-9)
+        # Flatten reads (64, p_h-8, p_w-8) in C, h, w order, so the first dense layer is that convolution.
+        kernel = dense1.weight.view(dense1.out_features, x.shape[1], ph - 8, pw - 8)
+        x = F.relu(F.conv2d(x, kernel, dense1.bias))  # (N, 256, H, W)
+        x = F.relu(F.conv2d(x, dense2.weight[:, :, None, None], dense2.bias))  # (N, 128, H, W)
+        return F.conv2d(x, dense3.weight[:, :, None, None], dense3.bias)  # (N, K, H, W)
