@@ -9,8 +9,9 @@ if TYPE_CHECKING:  # keep torch out of import time
 
     from hsframe.data.scene import Scene
 
-# Kinds of data a model can declare it serves.
-DATA_KINDS = ("hsi",)
+# Kinds of data a model can declare it serves: hyperspectral patches (C=1, D=bands), volumes
+# (D, H, W) and frame sequences (T as D). Every sample reaches a model as (N, C, D, H, W).
+DATA_KINDS = ("hsi", "volume", "sequence")
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,11 @@ def test_version_and_python_m():
     out = _cli("--version")
     assert out.returncode == 0 and __version__ in out.stdout
     assert "run" in _cli("--help").stdout
+
+
+def test_plugin_written_for_another_api_version_is_warned_about_by_package(plugin_dir, capsys):
+    make_dist(plugin_dir, "fake-old", "old", "HSFRAME_PLUGIN_API = 0\n" + GOOD.format(name="oldnet"))
+    plugins = load_plugins()
+    err = capsys.readouterr().err
+    assert "plugin 'old' (package fake-old) was written for hsframe plugin API 0" in err
+    assert "oldnet" in plugins.models  # a warning, not a refusal
