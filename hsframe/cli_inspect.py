@@ -1,0 +1,193 @@
+"""`hsframe inspect`: every layer of a model plugin with its output shape, parameters and MACs.
+
+Torch and the plugins are imported inside the command, so `hsframe --help` stays fast. Errors are
+one message with exit code 2, like the rest of the CLI.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hsframe.errors import HsframeError
+
+if TYPE_CHECKING:
+    from hsframe.inspect_model import ModelSummary
+    from hsframe.registry import ModelSpec
+
+err_console = Console(stderr=True)
+
+MACS_CAPTION = (
+    "MACs per sample (batch of 1): Conv = output elements x in_channels/groups x kernel elements, "
+    "Linear = in_features x out_features (x leading dims); bias, BatchNorm/normalization, "
+    "activations, pooling and dropout count 0."
+)
+FOOTNOTE = (
+    "Computations in forward() outside leaf modules (reshapes, residual additions, F.conv2d and "
+    "other functional calls) are not counted. Total parameters come from model.parameters(), "
+    "each tensor once, so they are exact even when a module is reused."
+)
+
+
+def _fail(message: str) -> NoReturn:
+    # Same shape as hsframe.cli._fail (not imported: cli.py imports this module), but escaped,
+    # because messages quote shapes and options that rich could read as markup.
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(HsframeError.exit_code)
+
+
+def parse_input(text: str) -> tuple[int, int, int, int]:
+    """``"1,30,25,25"`` -> ``(1, 30, 25, 25)``; anything else is an HsframeError saying what is expected."""
+    expected = "--input takes four positive integers C,D,H,W (channels, depth or bands, height, width), e.g. 1,30,25,25"
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise HsframeError(f"{expected}; got '{text}' ({len(parts)} value{'s' if len(parts) != 1 else ''})")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise HsframeError(f"{expected}; got '{text}'") from None
+    bad = [f"{n}={v}" for n, v in zip("CDHW", values) if v < 1]
+    if bad:
+        raise HsframeError(f"{expected}; got '{text}' ({', '.join(bad)} is not positive)")
+    return values  # type: ignore[return-value]
+
+
+def model_options(sets: tuple[str, ...]) -> dict[str, Any]:
+    """``("model.dropout=0.2",)`` -> ``{"dropout": 0.2}``; values are parsed like ``hsframe run --set``."""
+    from hsframe.config import parse_set
+
+    options: dict[str, Any] = {}
+    for key, value in parse_set(list(sets)).items():
+        prefix, _, name = key.partition(".")
+        if prefix != "model" or not name or "." in name:
+            raise HsframeError(
+                f"inspect only takes model options, as --set model.KEY=VALUE (e.g. --set model.dropout=0.2); got '{key}'"
+            )
+        options[name] = value
+    return options
+
+
+def _accepted_options(spec: "ModelSpec") -> str:
+    """The keyword options ``spec.build`` takes after the input spec, for error messages."""
+    import inspect as pyinspect  # the stdlib module; this file's command is also called inspect
+
+    try:
+        params = list(pyinspect.signature(spec.build).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return ""
+    names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return f" Accepted model options: {', '.join(names)}." if names else " It accepts no model options."
+
+
+def build_model(spec: "ModelSpec", input_spec: Any, options: dict[str, Any]):
+    """``spec.build`` with its ValueError/TypeError turned into an HsframeError that says what was asked."""
+    import torch
+
+    asked = (f"input (C, D, H, W) = {input_spec.as_tuple()} with {input_spec.num_classes} classes"
+             + (f" and options {options}" if options else ""))
+    try:
+        model = spec.build(input_spec, **options)
+    except TypeError as exc:
+        raise HsframeError(f"plugin '{spec.name}' cannot be built for {asked}: {exc}.{_accepted_options(spec)}") from None
+    except ValueError as exc:
+        raise HsframeError(f"plugin '{spec.name}' cannot be built for {asked}: {exc}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise HsframeError(f"plugin '{spec.name}': build() returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "-" if shape is None else "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _macs(value: int, counted: bool) -> str:
+    if counted:
+        return f"{value:,}"
+    return "?" if value == 0 else f">= {value:,}"
+
+
+def _print_table(console: Console, title: str, summary: "ModelSummary") -> None:
+    table = Table(title=title, caption=MACS_CAPTION, caption_justify="left")
+    table.add_column("layer")
+    table.add_column("type")
+    table.add_column("output shape")
+    table.add_column("params", justify="right")
+    table.add_column("MACs", justify="right")
+    for row in summary.rows:
+        name = escape(row.name or "(model)") + (f" (call {row.call})" if row.call > 1 else "")
+        table.add_row(name, escape(row.type), _shape(row.output_shape), f"{row.params:,}", _macs(row.macs, row.macs_counted))
+    table.add_section()
+    complete = not summary.uncounted_types
+    table.add_row("[bold]total[/]", "", _shape(summary.output_shape), f"[bold]{summary.total_params:,}[/]",
+                  f"[bold]{_macs(summary.total_macs, complete)}[/]")
+    console.print(table)
+    console.print(
+        f"Total parameters: {summary.total_params:,} (trainable {summary.trainable_params:,}, "
+        f"non-trainable {summary.total_params - summary.trainable_params:,}); "
+        f"MACs per sample: {_macs(summary.total_macs, complete)}",
+        highlight=False, soft_wrap=True,
+    )
+    notes = [FOOTNOTE]
+    if summary.unattributed_params:
+        notes.append(f"{summary.unattributed_params:,} parameters belong to no leaf module that ran "
+                     "(parameters held by a container, or modules forward() did not call); they are in the total.")
+    if summary.uncounted_types:
+        notes.append(f"MACs not counted for layer types {', '.join(summary.uncounted_types)} (shown as ?).")
+    if any(r.call > 1 for r in summary.rows):
+        notes.append("A module called again shows 0 params on its later calls: its parameters count once.")
+    for note in notes:
+        console.print(f"[dim]Note: {escape(note)}[/]", highlight=False)
+
+
+@click.command("inspect")
+@click.option("--plugin", "-p", required=True, help="Model to inspect (see `hsframe plugins`), e.g. hybridsn.")
+@click.option("--input", "input_text", required=True, metavar="C,D,H,W",
+              help="Shape of one sample: channels, depth (bands), height, width, e.g. 1,30,25,25.")
+@click.option("--classes", type=click.IntRange(min=1), default=16, show_default=True, help="Number of classes K.")
+@click.option("--set", "sets", multiple=True, metavar="model.KEY=VALUE",
+              help="Model option passed to the plugin's build, e.g. --set model.dropout=0.2. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: rows and totals as JSON.")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Merge layers nested deeper than N levels (e.g. 1: one row per top-level block). Default: every leaf.")
+def inspect(plugin: str, input_text: str, classes: int, sets: tuple[str, ...], as_json: bool, depth: int | None) -> None:
+    """Show every layer of a model: output shape, parameters and multiply-accumulates (MACs).
+
+    Builds the model for the given input, runs one forward pass on a zero batch of 1 with hooks on
+    every leaf module, and tabulates the layers in execution order with totals.
+    """
+    from hsframe.inspect_model import summarize
+    from hsframe.plugins import get_plugins
+    from hsframe.registry import InputSpec
+
+    try:
+        shape = parse_input(input_text)
+        options = model_options(sets)
+        plugins = get_plugins()
+        for problem in plugins.problems:
+            err_console.print(f"[yellow]Warning:[/] {escape(str(problem))}", highlight=False)
+        spec = plugins.model(plugin)
+        input_spec = InputSpec(*shape, num_classes=classes)
+        model = build_model(spec, input_spec, options)
+        try:
+            summary = summarize(model, shape, depth=depth)
+        except Exception as exc:  # the model's own error: report it as the user's input problem
+            raise HsframeError(f"model '{spec.name}' (package {spec.package}): the forward pass fails on a batch of "
+                               f"shape {(1, *shape)} (N, C, D, H, W): {type(exc).__name__}: {exc}") from None
+    except HsframeError as exc:
+        _fail(str(exc))
+
+    if summary.output_shape != (1, classes):
+        err_console.print(f"[yellow]Warning:[/] model '{spec.name}' returns {summary.output_shape} for one sample; "
+                          f"the contract is (N, num_classes) = (1, {classes}).", highlight=False)
+    if as_json:
+        out = {"plugin": spec.name, "package": spec.package, "input": list(shape), "classes": classes,
+               "options": options, "depth": depth, **summary.to_dict()}
+        click.echo(json.dumps(out, indent=2))
+        return
+    title = f"{spec.name}: input (C, D, H, W) = {shape}, {classes} classes" + (f", options {options}" if options else "")
+    _print_table(Console(), escape(title), summary)
