@@ -183,13 +183,13 @@ def plugins_cmd(as_json: bool) -> None:
 
 
 # Command groups that live in modules of their own.
+from hsframe.cli_compare import compare, ui  # noqa: E402
 from hsframe.cli_datasets import datasets  # noqa: E402
 from hsframe.cli_inspect import inspect  # noqa: E402
 from hsframe.cli_plugin import plugin  # noqa: E402
 
-cli.add_command(datasets)
-cli.add_command(inspect)
-cli.add_command(plugin)
+for command in (compare, datasets, inspect, plugin, ui):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from conftest import FAST, runs_of
 from hsframe.cli import cli
+from hsframe.data.split import stratified_split
 from hsframe.data.synthetic import synthetic_pines
 
 
@@ -26,17 +27,22 @@ def test_random_split_leaks_through_patch_windows_and_says_so(store, tmp_path):
 
 
 def test_blocks_with_margin_have_zero_window_leakage(store, tmp_path):
-    output, mlrun = run(store, tmp_path, "--set", "split.method=blocks", "--set", "split.block_size=8",
+    # 5-px blocks: the scene's 21-px Oats field must keep training pixels outside the 4-px margin.
+    output, mlrun = run(store, tmp_path, "--set", "split.method=blocks", "--set", "split.block_size=5",
                         "--set", "split.train_fraction=0.3")
     assert mlrun.data.metrics["leakage_test_in_train_window"] == 0.0
-    assert "blocks" in mlrun.data.params["split"] or "block" in mlrun.data.params["split"]
+    assert "block" in mlrun.data.params["split"]
+    assert mlrun.data.metrics["leakage_test_pixels_in_train_windows"] == 0
 
 
 def test_fixed_maps_from_files(store, tmp_path):
-    labels = synthetic_pines().labels
-    train_map, test_map = labels.copy(), labels.copy()
-    train_map[:, 72:] = 0  # west half trains, east half tests
-    test_map[:, :72] = 0
+    scene = synthetic_pines()
+    labels = scene.labels
+    s = stratified_split(labels, scene.class_names, seed=7, train_fraction=0.2)
+    train_map, test_map = np.zeros_like(labels), np.zeros_like(labels)
+    fit = np.concatenate([s.train, s.val])
+    train_map.flat[fit] = labels.flat[fit]
+    test_map.flat[s.test] = labels.flat[s.test]
     np.save(tmp_path / "train.npy", train_map)
     np.save(tmp_path / "test.npy", test_map)
     _, mlrun = run(store, tmp_path, "--set", "split.method=fixed", "--set", f"split.train_map={tmp_path / 'train.npy'}",

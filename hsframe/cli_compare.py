@@ -1,0 +1,144 @@
+"""`hsframe compare` (a results table from the tracking store) and `hsframe ui` (the MLflow UI).
+
+The logic lives in hsframe.compare and hsframe.ui; these commands only format and report. Neither
+imports torch. Errors are one message with exit code 2, like the rest of the CLI.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hsframe.errors import HsframeError
+
+err_console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    # Same shape as hsframe.cli._fail (not imported: cli.py imports this module).
+    from rich.markup import escape
+
+    # Escaped: filters and MLflow messages hold brackets that rich would read as markup.
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(HsframeError.exit_code)
+
+
+@click.command("compare")
+@click.option("--experiment", "-e", help="MLflow experiment to compare. Default: `experiment` in mlflow.yml (hsframe).")
+@click.option("--filter", "filter_string", default="", metavar="EXPR",
+              help="MLflow search filter, e.g. \"params.dataset = 'synthetic-pines' and metrics.test_oa > 0.9\".")
+@click.option("--metric", "-m", default="test_oa", show_default=True, help="Metric to sort by (best first) and plot.")
+@click.option("--by", "extra_keys", multiple=True, metavar="PARAM",
+              help="Also group by this run param, e.g. --by patch_size. Repeatable. Always grouped by plugin, dataset, split.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a bar chart (mean ± std) to this PNG/PDF/SVG file.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV to this file.")
+@click.option("--markdown", is_flag=True, help="Print a GitHub markdown table (for papers and READMEs) instead of the rich table.")
+@click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
+def compare(experiment, filter_string, metric, extra_keys, plot_path, csv_path, markdown, tracking_uri) -> None:
+    """Compare recorded runs: one row per plugin x dataset x split, mean ± std over seeds.
+
+    Only FINISHED runs count. The parent run of `hsframe run --seeds` stands for its child runs
+    (one per seed), so nothing is counted twice. std is the sample std (ddof=1); '-' for one run.
+    """
+    from hsframe.compare import GROUP_BY, compare_runs, plot, to_markdown, write_csv
+    from hsframe.tracking import load_settings
+
+    try:
+        settings = load_settings(uri=tracking_uri)
+        experiment = experiment or settings.experiment
+        group_by = list(GROUP_BY) + [k for k in extra_keys if k not in GROUP_BY]
+        result = compare_runs(settings.tracking_uri, experiment, filter_string, metric, group_by)
+        written = []
+        if csv_path:
+            written.append(("CSV", write_csv(result, csv_path)))
+        if plot_path:
+            written.append(("plot", plot(result, plot_path)))
+    except HsframeError as exc:
+        _fail(str(exc))
+    except OSError as exc:  # an output file that cannot be written
+        _fail(f"cannot write {exc.filename}: {exc.strerror}; choose another path")
+    if markdown:
+        click.echo(to_markdown(result), nl=False)
+        for what, path in written:  # stderr: stdout stays a clean markdown table to paste or redirect
+            err_console.print(f"{what} written to {path}", highlight=False)
+        return
+    console = Console()
+    n_runs = sum(r.n for r in result.rows)
+    title = (f"{result.experiment}: {n_runs} finished run(s) in {len(result.rows)} group(s), "
+             f"mean ± sample std over seeds, best {result.metric} first")
+    table = Table(title=title)
+    for key in result.group_by:
+        table.add_column(key, overflow="fold", min_width=7)  # narrow terminals: fold text, keep it legible
+    table.add_column("runs", justify="right")
+    table.add_column("seeds", justify="right", overflow="fold")
+    for m in result.metrics:
+        table.add_column(m, justify="right", min_width=8)
+    for row in result.rows:
+        table.add_row(*(row.key[k] for k in result.group_by), str(row.n), ",".join(row.seeds),
+                      *(row.stats[m].format() for m in result.metrics))
+    console.print(table)
+    notes = []
+    if result.filter_string:
+        notes.append(f"filter: {result.filter_string}")
+    if result.skipped_parents:
+        notes.append(f"{result.skipped_parents} parent run(s) of --seeds shown through their seeds")
+    if result.unfinished:
+        notes.append(f"{result.unfinished} matching run(s) left out: not FINISHED")
+    for note in notes:
+        console.print(note, highlight=False, markup=False)
+    for what, path in written:
+        console.print(f"{what} written to {path}", highlight=False, markup=False)
+
+
+@click.command("ui")
+@click.option("--port", type=int, default=0, show_default=True, help="Port to listen on; 0 picks a free one.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind. The default is reachable from this machine only; 0.0.0.0 exposes the UI to the network.")
+@click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait for the server to answer.")
+def ui(port, host, tracking_uri, timeout) -> None:
+    """Open the MLflow UI on the tracking store in mlflow.yml; runs until Ctrl-C.
+
+    Runs of every plugin line up in it: select runs in the experiment's table and press Compare.
+    """
+    from pathlib import Path
+
+    from hsframe.compare import require_store
+    from hsframe.tracking import load_settings
+    from hsframe.ui import mlflow_server
+
+    console = Console()
+    try:
+        settings = load_settings(uri=tracking_uri)
+        require_store(settings.tracking_uri)
+        location = settings.artifact_location
+        artifacts = location if "://" in location else str(Path(location).resolve())
+        with mlflow_server(settings.tracking_uri, host, port, timeout=timeout, artifacts_destination=artifacts) as server:
+            console.print(f"MLflow UI: [bold]{server.url}[/]  (store {settings.tracking_uri})", highlight=False, soft_wrap=True)
+            runs_page = _runs_page(settings.tracking_uri, settings.experiment, server.url)
+            if runs_page:
+                console.print(f"Runs of experiment '{settings.experiment}': {runs_page}", highlight=False, soft_wrap=True)
+            console.print("Press Ctrl-C to stop the server.", highlight=False)
+            server.process.wait()  # returns only if the server dies on its own
+            raise HsframeError(f"the MLflow server stopped by itself (exit code {server.process.returncode}). "
+                               f"Its output ends with:\n{server.log_tail()}")
+    except HsframeError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        # The context manager has already stopped the server (its whole process group).
+        console.print("MLflow UI stopped.", highlight=False)
+
+
+def _runs_page(uri: str, experiment: str, url: str) -> str | None:
+    """The experiment's training-runs page: MLflow 3's UI otherwise opens on its GenAI overview."""
+    import contextlib
+
+    with contextlib.suppress(Exception):  # a convenience link only; the UI itself is already up
+        import mlflow
+
+        exp = mlflow.MlflowClient(uri).get_experiment_by_name(experiment)
+        if exp is not None:
+            return f"{url}/#/experiments/{exp.experiment_id}/runs?workflowType=machine_learning"
+    return None
