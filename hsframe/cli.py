@@ -185,10 +185,11 @@ def plugins_cmd(as_json: bool) -> None:
 # Command groups that live in modules of their own.
 from hsframe.cli_compare import compare, ui  # noqa: E402
 from hsframe.cli_datasets import datasets  # noqa: E402
+from hsframe.cli_equivalence import equivalence  # noqa: E402
 from hsframe.cli_inspect import inspect  # noqa: E402
 from hsframe.cli_plugin import plugin  # noqa: E402
 
-for command in (compare, datasets, inspect, plugin, ui):
+for command in (compare, datasets, equivalence, inspect, plugin, ui):
     cli.add_command(command)
 
 

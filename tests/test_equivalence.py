@@ -17,7 +17,7 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import hsframe.plugins
-from hsframe import InputSpec, ModelSpec, hookimpl
+from hsframe import ModelSpec, hookimpl
 from hsframe.cli_equivalence import equivalence
 from hsframe.equivalence import EquivalenceResult, WeightTransferError, check_equivalence, transfer_weights
 
