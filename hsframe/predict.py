@@ -48,7 +48,7 @@ def _run_inputs(client: Any, run_id: str, tmp: Path) -> tuple[dict, Any, dict]:
         run = client.get_run(run_id)
     except Exception:
         raise HsframeError(f"no run '{run_id}' in the tracking store {client.tracking_uri}; "
-                           f"list runs with `mlflow ui --backend-store-uri {client.tracking_uri}`") from None
+                           f"list runs with `hsframe compare --tracking-uri {client.tracking_uri}` or `hsframe ui`") from None
     try:
         folder = Path(client.download_artifacts(run_id, "", str(tmp)))
         config = yaml.safe_load((folder / "config" / "resolved_config.yaml").read_text())

@@ -25,7 +25,7 @@ class TrackingSettings:
     artifact_location: str = DEFAULT_ARTIFACTS
 
     def ui_command(self) -> str:
-        return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+        return f"hsframe ui --tracking-uri {self.tracking_uri}"
 
 
 def load_settings(path: str | Path = "mlflow.yml", uri: str | None = None) -> TrackingSettings:

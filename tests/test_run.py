@@ -31,7 +31,7 @@ def default_run(tmp_path_factory):
 def test_run_prints_summary_and_writes_json(default_run):
     result, store, summary = default_run
     assert result.exit_code == 0, result.output
-    for text in ("OA", "AA", "kappa", "Alfalfa", "Stone-Steel-Towers", "MLflow run id", "mlflow ui --backend-store-uri"):
+    for text in ("OA", "AA", "kappa", "Alfalfa", "Stone-Steel-Towers", "MLflow run id", "hsframe ui --tracking-uri sqlite:///"):
         assert text in result.output
     assert "epoch 1/4" in result.output and "val OA" in result.output  # plain lines when not a TTY
     assert summary["plugin"] == "hybridsn" and summary["dataset"] == "synthetic-pines"
