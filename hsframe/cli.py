@@ -11,14 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hsframe import __version__
+from hsframe.cli_common import err_console, fail
 from hsframe.errors import HsframeError
 
-err_console = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(HsframeError.exit_code)
 
 
 def _plugins(report_problems: bool = True):
@@ -73,7 +68,7 @@ def run(plugin, dataset, labels, preset, config_file, sets, seed, seeds, device,
         else:
             summary = execute(cfg, plugins, settings, console)
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("Interrupted: the MLflow run was marked KILLED.")
         sys.exit(130)
@@ -124,7 +119,7 @@ def predict(run_id, dataset, labels, out_dir, log_to_run, tracking_uri) -> None:
     try:
         result = predict_run(run_id, dataset, labels, out_dir, _plugins(), load_settings(uri=tracking_uri), console, log_to_run)
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"Predicted {result.dataset} with run {result.run_id} ({result.how}); pixels per class: {result.counts}", highlight=False)
     for f in result.files:
         console.print(f"wrote {f}", highlight=False)
@@ -159,7 +154,7 @@ def plugins_cmd(as_json: bool) -> None:
     try:
         plugins = _plugins(report_problems=False)
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         out = {
             "plugins": [

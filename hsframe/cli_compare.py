@@ -5,24 +5,16 @@ imports torch. Errors are one message with exit code 2, like the rest of the CLI
 """
 from __future__ import annotations
 
-import sys
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from hsframe.cli_common import err_console, fail
 from hsframe.errors import HsframeError
 
-err_console = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    # Same shape as hsframe.cli._fail (not imported: cli.py imports this module).
-    from rich.markup import escape
-
-    # Escaped: filters and MLflow messages hold brackets that rich would read as markup.
-    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(HsframeError.exit_code)
 
 
 @click.command("compare")
@@ -56,9 +48,9 @@ def compare(experiment, filter_string, metric, extra_keys, plot_path, csv_path, 
         if plot_path:
             written.append(("plot", plot(result, plot_path)))
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:  # an output file that cannot be written
-        _fail(f"cannot write {exc.filename}: {exc.strerror}; choose another path")
+        fail(f"cannot write {exc.filename}: {exc.strerror}; choose another path")
     if markdown:
         click.echo(to_markdown(result), nl=False)
         for what, path in written:  # stderr: stdout stays a clean markdown table to paste or redirect
@@ -125,7 +117,7 @@ def ui(port, host, tracking_uri, timeout) -> None:
             raise HsframeError(f"the MLflow server stopped by itself (exit code {server.process.returncode}). "
                                f"Its output ends with:\n{server.log_tail()}")
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         # The context manager has already stopped the server (its whole process group).
         console.print("MLflow UI stopped.", highlight=False)

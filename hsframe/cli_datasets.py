@@ -13,18 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hsframe.cli_common import err_console, fail
 from hsframe.errors import HsframeError
 
-err_console = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    # Same shape as hsframe.cli._fail (not imported: cli.py imports this module).
-    from rich.markup import escape
-
-    # Escaped: messages quote card fields such as 'files[0].md5' that rich would read as markup.
-    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(HsframeError.exit_code)
 
 
 def _status(card, root=None) -> str:
@@ -92,7 +85,7 @@ def info_cmd(name: str) -> None:
     try:
         card = get_card(name)
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console = Console()
     folder = dataset_dir(card)
     h, w, b = card.shape
@@ -168,7 +161,7 @@ def download_cmd(name: str, force: bool) -> None:
         card = get_card(name)
         results = download_dataset(card, force=force, console=Console(stderr=True))
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("Interrupted: partial files (*.part) are kept; run the command again to resume.")
         sys.exit(130)

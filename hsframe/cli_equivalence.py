@@ -14,52 +14,24 @@ import sys
 from typing import Any
 
 import click
-from rich.console import Console
 
+from hsframe.cli_common import err_console, fail, parse_input
 from hsframe.errors import HsframeError
 
-err_console = Console(stderr=True)
 
 # A sequence sample, batch of one: 1 channel, 8 time steps of 32x32 frames; 10 classes.
 DEFAULT_INPUT = "1,8,32,32"
 DEFAULT_CLASSES = 10
 
 
-def _fail(message: str) -> None:
-    # Same shape as hsframe.cli._fail (not imported: cli.py imports this module).
-    from rich.markup import escape
-
-    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(HsframeError.exit_code)
-
-
-def parse_input(text: str) -> tuple[int, int, int, int]:
-    """``"1,8,32,32"`` -> ``(C, D, H, W)``; anything else is an HsframeError saying what is expected."""
-    parts = [p.strip() for p in text.replace("x", ",").split(",")]
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 4 or any(v < 1 for v in values):
-        raise HsframeError(f"--input takes C,D,H,W: four positive integers separated by commas, "
-                           f"e.g. {DEFAULT_INPUT}; got '{text}'")
-    return values  # type: ignore[return-value]
-
-
 def parse_options(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("width=8", "planes=xy,xz")`` -> ``{"width": 8, "planes": "xy,xz"}``; values read as YAML, like ``--set``."""
-    import yaml
+    """``("width=8", "planes=xy,xz")`` -> ``{"width": 8, "planes": "xy,xz"}``, typed like ``--set``."""
+    from hsframe.config import parse_set
 
-    options: dict[str, Any] = {}
     for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
+        if "=" not in item or not item.partition("=")[0].strip():
             raise HsframeError(f"--option takes KEY=VALUE, e.g. width=8; got '{item}'")
-        try:
-            options[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            options[key.strip()] = raw
-    return options
+    return parse_set(list(items))
 
 
 def _build(plugins, name: str, input_spec, options: dict[str, Any], seed: int):
@@ -67,12 +39,7 @@ def _build(plugins, name: str, input_spec, options: dict[str, Any], seed: int):
 
     spec = plugins.model(name)  # HsframeError with a suggestion for an unknown name
     torch.manual_seed(seed)  # both models start from the same RNG state, as a fair comparison would
-    try:
-        return spec, spec.build(input_spec, **options)
-    except TypeError as exc:
-        raise HsframeError(f"model '{name}' rejected options {options}: {exc}") from None
-    except ValueError as exc:
-        raise HsframeError(f"model '{name}' cannot be built for input {input_spec}: {exc}") from None
+    return spec, spec.create(input_spec, options)
 
 
 @click.command("equivalence")
@@ -102,7 +69,7 @@ def equivalence(model_a, model_b, input_text, classes, batch, tolerance, seed, o
     from hsframe.registry import InputSpec
 
     try:
-        c, d, h, w = parse_input(input_text)
+        c, d, h, w = parse_input(input_text, example=DEFAULT_INPUT)
         options = parse_options(option_items)
         plugins = get_plugins()
         for problem in plugins.problems:
@@ -111,7 +78,7 @@ def equivalence(model_a, model_b, input_text, classes, batch, tolerance, seed, o
         spec_a, net_a = _build(plugins, model_a, input_spec, options, seed)
         spec_b, net_b = _build(plugins, model_b, input_spec, options, seed)
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
     shape = (batch, c, d, h, w)
     report: dict[str, Any] = {
@@ -127,7 +94,7 @@ def equivalence(model_a, model_b, input_text, classes, batch, tolerance, seed, o
     except ValueError as exc:  # outputs of different shapes: not the same function
         result, error = None, str(exc)
     except Exception as exc:  # a model that cannot run on this input is bad input, not a verdict
-        _fail(f"running '{model_a}' and '{model_b}' on input {shape} (N, C, D, H, W) failed: {type(exc).__name__}: {exc}")
+        fail(f"running '{model_a}' and '{model_b}' on input {shape} (N, C, D, H, W) failed: {type(exc).__name__}: {exc}")
 
     equivalent = result is not None and result.within(tolerance)
     report.update({

@@ -6,21 +6,20 @@ one message with exit code 2, like the rest of the CLI.
 from __future__ import annotations
 
 import json
-import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hsframe.cli_common import err_console, fail, parse_input
 from hsframe.errors import HsframeError
 
 if TYPE_CHECKING:
     from hsframe.inspect_model import ModelSummary
     from hsframe.registry import ModelSpec
 
-err_console = Console(stderr=True)
 
 MACS_CAPTION = (
     "MACs per sample (batch of 1): Conv = output elements x in_channels/groups x kernel elements, "
@@ -32,29 +31,6 @@ FOOTNOTE = (
     "other functional calls) are not counted. Total parameters come from model.parameters(), "
     "each tensor once, so they are exact even when a module is reused."
 )
-
-
-def _fail(message: str) -> NoReturn:
-    # Same shape as hsframe.cli._fail (not imported: cli.py imports this module), but escaped,
-    # because messages quote shapes and options that rich could read as markup.
-    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(HsframeError.exit_code)
-
-
-def parse_input(text: str) -> tuple[int, int, int, int]:
-    """``"1,30,25,25"`` -> ``(1, 30, 25, 25)``; anything else is an HsframeError saying what is expected."""
-    expected = "--input takes four positive integers C,D,H,W (channels, depth or bands, height, width), e.g. 1,30,25,25"
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 4:
-        raise HsframeError(f"{expected}; got '{text}' ({len(parts)} value{'s' if len(parts) != 1 else ''})")
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise HsframeError(f"{expected}; got '{text}'") from None
-    bad = [f"{n}={v}" for n, v in zip("CDHW", values) if v < 1]
-    if bad:
-        raise HsframeError(f"{expected}; got '{text}' ({', '.join(bad)} is not positive)")
-    return values  # type: ignore[return-value]
 
 
 def model_options(sets: tuple[str, ...]) -> dict[str, Any]:
@@ -72,33 +48,8 @@ def model_options(sets: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
-def _accepted_options(spec: "ModelSpec") -> str:
-    """The keyword options ``spec.build`` takes after the input spec, for error messages."""
-    import inspect as pyinspect  # the stdlib module; this file's command is also called inspect
-
-    try:
-        params = list(pyinspect.signature(spec.build).parameters.values())[1:]
-    except (TypeError, ValueError):
-        return ""
-    names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    return f" Accepted model options: {', '.join(names)}." if names else " It accepts no model options."
-
-
 def build_model(spec: "ModelSpec", input_spec: Any, options: dict[str, Any]):
-    """``spec.build`` with its ValueError/TypeError turned into an HsframeError that says what was asked."""
-    import torch
-
-    asked = (f"input (C, D, H, W) = {input_spec.as_tuple()} with {input_spec.num_classes} classes"
-             + (f" and options {options}" if options else ""))
-    try:
-        model = spec.build(input_spec, **options)
-    except TypeError as exc:
-        raise HsframeError(f"plugin '{spec.name}' cannot be built for {asked}: {exc}.{_accepted_options(spec)}") from None
-    except ValueError as exc:
-        raise HsframeError(f"plugin '{spec.name}' cannot be built for {asked}: {exc}") from None
-    if not isinstance(model, torch.nn.Module):
-        raise HsframeError(f"plugin '{spec.name}': build() returned {type(model).__name__}, not a torch.nn.Module")
-    return model
+    return spec.create(input_spec, options)
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -179,7 +130,7 @@ def inspect(plugin: str, input_text: str, classes: int, sets: tuple[str, ...], a
             raise HsframeError(f"model '{spec.name}' (package {spec.package}): the forward pass fails on a batch of "
                                f"shape {(1, *shape)} (N, C, D, H, W): {type(exc).__name__}: {exc}") from None
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
     if summary.output_shape != (1, classes):
         err_console.print(f"[yellow]Warning:[/] model '{spec.name}' returns {summary.output_shape} for one sample; "

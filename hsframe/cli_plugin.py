@@ -5,23 +5,17 @@ are one message with exit code 2, like the rest of the CLI.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
+from hsframe.cli_common import fail
 from hsframe.errors import HsframeError
 
-err_console = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    # Same shape as hsframe.cli._fail, not imported from there: cli.py imports this module.
-    # Escaped: messages quote paths and names that rich would otherwise read as markup.
-    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(HsframeError.exit_code)
 
 
 @click.group("plugin", context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,7 +40,7 @@ def new(name: str, directory: Path | None, force: bool) -> None:
     try:
         result = scaffold_plugin(name, directory, force=force)
     except HsframeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     console = Console(highlight=False)
     console.print(f"Created plugin [bold]{escape(result.names.name)}[/] (package {result.names.package}) "

@@ -55,6 +55,35 @@ class ModelSpec:
     package: str = ""
     version: str = ""
 
+    def create(self, input_spec: InputSpec, options: dict[str, Any] | None = None) -> "nn.Module":
+        """``build`` with its ValueError / TypeError turned into an HsframeError saying what was asked."""
+        import torch
+
+        from hsframe.errors import HsframeError
+
+        options = options or {}
+        asked = (f"input (C, D, H, W) = {input_spec.as_tuple()} with {input_spec.num_classes} classes"
+                 + (f" and options {options}" if options else ""))
+        try:
+            model = self.build(input_spec, **options)
+        except TypeError as exc:
+            raise HsframeError(f"plugin '{self.name}' cannot be built for {asked}: {exc}.{self._accepted_options()}") from None
+        except ValueError as exc:
+            raise HsframeError(f"plugin '{self.name}' cannot be built for {asked}: {exc}") from None
+        if not isinstance(model, torch.nn.Module):
+            raise HsframeError(f"plugin '{self.name}': build() returned {type(model).__name__}, not a torch.nn.Module")
+        return model
+
+    def _accepted_options(self) -> str:
+        import inspect
+
+        try:
+            params = list(inspect.signature(self.build).parameters.values())[1:]
+        except (TypeError, ValueError):
+            return ""
+        names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return f" Accepted model options: {', '.join(names)}." if names else " It accepts no model options."
+
 
 @dataclass
 class DatasetSpec:

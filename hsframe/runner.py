@@ -282,16 +282,9 @@ def _build_model(spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]
     """Build, then check the model contract on a tiny batch before any run starts."""
     import torch
 
-    try:
-        model = spec.build(input_spec, **options)
-    except TypeError as exc:
-        raise HsframeError(f"plugin '{spec.name}' rejected model options {options}: {exc}") from None
-    except ValueError as exc:
-        raise HsframeError(f"plugin '{spec.name}' cannot build a model for input {input_spec}: {exc}") from None
+    model = spec.create(input_spec, options)
     shape = (2, *input_spec.as_tuple())
     who = f"model '{spec.name}' (package {spec.package})"
-    if not isinstance(model, torch.nn.Module):
-        raise HsframeError(f"{who}: build() returned {type(model).__name__}, not a torch.nn.Module")
     model.eval()  # eval: no dropout draw, so the check leaves the seeded RNG untouched
     try:
         with torch.no_grad():

@@ -97,7 +97,7 @@ def test_same_seed_same_result_other_seed_other_split(store, tmp_path):
     (["--set", "split.train_per_class=50"], "too few for 50 per class"),
     (["--set", "train.epoch=3"], "Did you mean 'train.epochs'"),
     (["--dataset", "nowhere"], "unknown dataset 'nowhere'"),
-    (["--set", "model.depth=3"], "rejected model options"),
+    (["--set", "model.depth=3"], "cannot be built for input (C, D, H, W) = (1, 15, 15, 15) with 16 classes and options {'depth': 3}"),
 ])
 def test_bad_input_is_one_message_exit_2_no_run(store, args, message):
     r = invoke(*args, "--tracking-uri", store)

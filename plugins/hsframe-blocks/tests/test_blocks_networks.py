@@ -74,7 +74,7 @@ def test_options_reach_the_network(name):
     small = build(name, default_spec(), width=16, dropout=0.1)
     assert count_parameters(small) < PARAMS_AT_DEFAULTS[name]
     assert any(isinstance(m, nn.Dropout) and m.p == 0.1 for m in small.modules())
-    with pytest.raises(TypeError):  # the runner turns this into "rejected model options"
+    with pytest.raises(TypeError):  # ModelSpec.create turns this into "cannot be built for ..."
         build(name, default_spec(), no_such_option=1)
 
 

@@ -83,7 +83,7 @@ def test_options_reach_the_network(name):
     assert any(isinstance(m, nn.Dropout) and m.p == 0.1 for m in small.modules())
     shallow = build(name, default_spec(), depth=2)
     assert count_parameters(shallow) < PARAMS_AT_DEFAULTS[name]
-    with pytest.raises(TypeError):  # the runner turns this into "rejected model options"
+    with pytest.raises(TypeError):  # ModelSpec.create turns this into "cannot be built for ..."
         build(name, default_spec(), no_such_option=1)
 
 

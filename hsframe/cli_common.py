@@ -1,0 +1,38 @@
+"""What every `hsframe` command shares: the error exit and the parsing of common arguments.
+
+Kept apart from hsframe/cli.py, which imports the command modules, so they can import this.
+"""
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from rich.console import Console
+from rich.markup import escape
+
+from hsframe.errors import HsframeError
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    """One readable message, no traceback, exit code 2. Escaped: messages quote shapes and options
+    that rich would otherwise read as markup."""
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(HsframeError.exit_code)
+
+
+def parse_input(text: str, example: str = "1,30,25,25") -> tuple[int, int, int, int]:
+    """``"1,30,25,25"`` -> ``(C, D, H, W)``; anything else is an HsframeError saying what is expected."""
+    expected = f"--input takes four positive integers C,D,H,W (channels, depth or bands, height, width), e.g. {example}"
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise HsframeError(f"{expected}; got '{text}' ({len(parts)} value{'s' if len(parts) != 1 else ''})")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise HsframeError(f"{expected}; got '{text}'") from None
+    bad = [f"{n}={v}" for n, v in zip("CDHW", values) if v < 1]
+    if bad:
+        raise HsframeError(f"{expected}; got '{text}' ({', '.join(bad)} is not positive)")
+    return values  # type: ignore[return-value]
