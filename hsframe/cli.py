@@ -11,19 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from hsframe import __version__
-from hsframe.cli_common import err_console, fail
+from hsframe.cli_common import err_console, fail, plugins_reporting_problems
 from hsframe.errors import HsframeError
 
 
 
 def _plugins(report_problems: bool = True):
+    if report_problems:
+        return plugins_reporting_problems()
     from hsframe.plugins import get_plugins
 
-    plugins = get_plugins()
-    if report_problems:
-        for problem in plugins.problems:
-            err_console.print(f"[yellow]Warning:[/] {problem}", highlight=False)
-    return plugins
+    return get_plugins()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -36,3 +36,13 @@ def parse_input(text: str, example: str = "1,30,25,25") -> tuple[int, int, int, 
     if bad:
         raise HsframeError(f"{expected}; got '{text}' ({', '.join(bad)} is not positive)")
     return values  # type: ignore[return-value]
+
+
+def plugins_reporting_problems():
+    """The process-wide plugins; each plugin that failed to load is one warning on stderr."""
+    from hsframe.plugins import get_plugins
+
+    plugins = get_plugins()
+    for problem in plugins.problems:
+        err_console.print(f"[yellow]Warning:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
+    return plugins

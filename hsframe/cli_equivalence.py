@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from hsframe.cli_common import err_console, fail, parse_input
+from hsframe.cli_common import fail, parse_input, plugins_reporting_problems
 from hsframe.errors import HsframeError
 
 
@@ -65,15 +65,12 @@ def equivalence(model_a, model_b, input_text, classes, batch, tolerance, seed, o
     td_conv2d conv3d_133` (a TimeDistributed Conv2D and a Conv3D with (1,3,3) kernels).
     """
     from hsframe.equivalence import WeightTransferError, check_equivalence
-    from hsframe.plugins import get_plugins
     from hsframe.registry import InputSpec
 
     try:
         c, d, h, w = parse_input(input_text, example=DEFAULT_INPUT)
         options = parse_options(option_items)
-        plugins = get_plugins()
-        for problem in plugins.problems:
-            err_console.print(f"[yellow]Warning:[/] {problem}", highlight=False)
+        plugins = plugins_reporting_problems()
         input_spec = InputSpec(c, d, h, w, classes)
         spec_a, net_a = _build(plugins, model_a, input_spec, options, seed)
         spec_b, net_b = _build(plugins, model_b, input_spec, options, seed)

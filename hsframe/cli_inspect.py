@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hsframe.cli_common import err_console, fail, parse_input
+from hsframe.cli_common import err_console, fail, parse_input, plugins_reporting_problems
 from hsframe.errors import HsframeError
 
 if TYPE_CHECKING:
@@ -112,15 +112,12 @@ def inspect(plugin: str, input_text: str, classes: int, sets: tuple[str, ...], a
     every leaf module, and tabulates the layers in execution order with totals.
     """
     from hsframe.inspect_model import summarize
-    from hsframe.plugins import get_plugins
     from hsframe.registry import InputSpec
 
     try:
         shape = parse_input(input_text)
         options = model_options(sets)
-        plugins = get_plugins()
-        for problem in plugins.problems:
-            err_console.print(f"[yellow]Warning:[/] {escape(str(problem))}", highlight=False)
+        plugins = plugins_reporting_problems()
         spec = plugins.model(plugin)
         input_spec = InputSpec(*shape, num_classes=classes)
         model = build_model(spec, input_spec, options)

@@ -143,9 +143,8 @@ class RunSummary:
         return json.dumps(self.__dict__, indent=2, default=str)
 
 
-def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, console: Console) -> RunSummary:
-    started = time.perf_counter()
-    spec = plugins.model(cfg.plugin)
+def load_scene(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> Scene:
+    """The run's scene, checked against the config and the model's data kinds (no run started yet)."""
     dspec = resolve_dataset(cfg, plugins)
     if dspec.kind not in spec.data_kinds:
         raise HsframeError(
@@ -158,6 +157,16 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
         raise HsframeError(f"dataset '{dspec.name}' rejected data.dataset_options {cfg.data.dataset_options}: {exc}") from None
     scene.name = dspec.name  # the registered name, so runs line up by dataset in the UI
     check_inputs(cfg, scene)
+    return scene
+
+
+def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, console: Console,
+            scene: Scene | None = None) -> RunSummary:
+    """One tracked run. ``scene``: already loaded and checked by the caller (repeated seeds)."""
+    started = time.perf_counter()
+    spec = plugins.model(cfg.plugin)
+    if scene is None:
+        scene = load_scene(cfg, plugins, spec)
     split = make_split(cfg, scene)
     from hsframe.data.leakage import leakage_report
 
@@ -237,18 +246,20 @@ def execute_seeds(cfg: RunConfig, seeds: list[int], plugins: Plugins, settings: 
     if len(set(seeds)) != len(seeds) or not seeds:
         raise HsframeError(f"--seeds needs distinct seeds, got {seeds}")
     spec = plugins.model(cfg.plugin)
-    dspec = resolve_dataset(cfg, plugins)
+    # Load and check once, before the parent run exists: bad input must leave no run behind.
+    scene = load_scene(cfg, plugins, spec)
+    make_split(cfg.model_copy(update={"seed": seeds[0]}), scene)
     check_store(settings)
-    name = cfg.run_name or f"{spec.name}-{dspec.name}-seeds{','.join(map(str, seeds))}"
-    tags = {"hsframe_version": __version__, "plugin": spec.name, "dataset": dspec.name, "hsframe.seeds": "parent"}
+    name = cfg.run_name or f"{spec.name}-{scene.name}-seeds{','.join(map(str, seeds))}"
+    tags = {"hsframe_version": __version__, "plugin": spec.name, "dataset": scene.name, "hsframe.seeds": "parent"}
     with tracked_run(settings, cfg.experiment, name, tags) as parent:
         mlflow.log_params({"plugin": spec.name, "plugin_package": spec.package, "plugin_version": spec.version,
-                           "dataset": dspec.name, "seeds": ",".join(map(str, seeds)), "n_seeds": len(seeds),
+                           "dataset": scene.name, "seeds": ",".join(map(str, seeds)), "n_seeds": len(seeds),
                            **{f"cfg.{k}": v for k, v in flatten(cfg.model_dump(exclude={"seed"})).items()}})
         runs = []
         for seed in seeds:
             console.rule(f"seed {seed}")
-            runs.append(execute(cfg.model_copy(update={"seed": seed, "run_name": None}), plugins, settings, console))
+            runs.append(execute(cfg.model_copy(update={"seed": seed, "run_name": None}), plugins, settings, console, scene))
         values = {m: np.array([r.metrics[m] for r in runs]) for m in SEED_METRICS}
         mean = {m: float(v.mean()) for m, v in values.items()}
         std = {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in values.items()}

@@ -46,10 +46,15 @@ def test_enmap_tile_by_path(tmp_path, store):
     assert run.info.status == "FINISHED"
 
 
-def test_seeds_make_child_runs_under_a_parent(tmp_path, store):
+def test_seeds_make_child_runs_under_a_parent(tmp_path, store, monkeypatch):
     import mlflow
     import numpy as np
 
+    import hsframe.data.synthetic as synthetic
+
+    loads = []
+    real = synthetic.synthetic_pines
+    monkeypatch.setattr(synthetic, "synthetic_pines", lambda *a, **k: loads.append(1) or real(*a, **k))
     out = tmp_path / "seeds.json"
     r = CliRunner().invoke(cli, ["run", *SHORT, "--set", "eval.full_map=false", "--seeds", "0,1,2",
                                  "--tracking-uri", store, "--summary-json", str(out)])
@@ -65,6 +70,14 @@ def test_seeds_make_child_runs_under_a_parent(tmp_path, store):
     assert parent.data.metrics["test_oa_std"] == pytest.approx(oas.std(ddof=1))
     assert {"test_aa_mean", "test_kappa_std"} <= set(parent.data.metrics)
     assert all(x.info.status == "FINISHED" for x in runs_of(store))
+    assert len(loads) == 1  # the scene is loaded once for all seeds
+
+
+@pytest.mark.parametrize("setting", ["data.patch_size=151", "split.train_per_class=50"])
+def test_seeds_with_bad_input_start_no_run(store, setting):
+    r = CliRunner().invoke(cli, ["run", "--seeds", "0,1", "--set", setting, "--tracking-uri", store])
+    assert r.exit_code == 2, r.output
+    assert runs_of(store) == []  # not even a FAILED parent
 
 
 def test_bad_seeds_list(store):
