@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: install run test clean
+.PHONY: install run test temporal-comparison clean
 
 $(STAMP): pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# experiments/temporal/README.md: 5 convolution families x 2 datasets x 3 seeds, then the table.
+temporal-comparison: install
+	$(BIN)/python experiments/temporal/run.py
 
 clean:
 	rm -rf $(VENV) mlflow.db mlartifacts

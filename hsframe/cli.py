@@ -32,8 +32,9 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--plugin", "-p", help="Model to train (see `hsframe plugins`). Default: hybridsn.")
-@click.option("--dataset", "-d", help="Registered dataset name, or a cube file (.mat, ENVI, .h5, .npy/.npz, GeoTIFF). Default: synthetic-pines.")
-@click.option("--labels", type=click.Path(dir_okay=False), help="Label-map file for a --dataset given as a path.")
+@click.option("--dataset", "-d", help="Registered dataset name, or a data file / folder: a cube (.mat, ENVI, .h5, .npy/.npz, "
+              "GeoTIFF), volumes, a label volume's image (NIfTI) or frames (see data.layout). Default: synthetic-pines.")
+@click.option("--labels", type=click.Path(dir_okay=False), help="Label file (map, volume, per-frame) for a --dataset given as a path.")
 @click.option("--preset", help="Named recipe, e.g. 'paper' (the published HybridSN recipe).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set train.epochs=5. Repeatable.")
@@ -43,7 +44,7 @@ def cli() -> None:
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
 def run(plugin, dataset, labels, preset, config_file, sets, seed, seeds, device, tracking_uri, summary_json) -> None:
-    """Train a model plugin, evaluate it on held-out pixels and record the run in MLflow."""
+    """Train a model plugin, evaluate it on held-out samples (pixels, voxels, windows, volumes) and record the run in MLflow."""
     from hsframe.runner import build_config, execute, execute_seeds
     from hsframe.tracking import load_settings
 
@@ -83,10 +84,11 @@ def run(plugin, dataset, labels, preset, config_file, sets, seed, seeds, device,
 
 
 def _print_summary(console: Console, s) -> None:
-    table = Table(title=f"{s.plugin} on {s.dataset}: test pixels ({s.counts['test']})", show_lines=False)
+    unit = s.extra.get("unit", "pixels")
+    table = Table(title=f"{s.plugin} on {s.dataset}: test {unit} ({s.counts['test']})", show_lines=False)
     table.add_column("class", justify="right")
     table.add_column("name")
-    table.add_column("test px", justify="right")
+    table.add_column("test px" if unit == "pixels" else f"test {unit}", justify="right")
     table.add_column("accuracy", justify="right")
     for row in s.per_class:
         acc = "-" if row["accuracy"] != row["accuracy"] else f"{row['accuracy']:.4f}"

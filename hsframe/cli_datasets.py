@@ -49,7 +49,7 @@ def list_cmd(as_json: bool) -> None:
     cards, problems = scan_cards()
     if as_json:
         out = [
-            {"name": c.name, "title": c.title, "shape": list(c.shape), "classes": c.num_classes,
+            {"name": c.name, "title": c.title, "kind": c.kind, "shape": list(c.shape), "classes": c.num_classes,
              "downloaded": _status(c) == "yes", "manual_download": c.manual_download,
              "folder": str(data_dir() / c.folder_name)}
             for c in cards.values()
@@ -60,13 +60,14 @@ def list_cmd(as_json: bool) -> None:
     table = Table(title="hsframe datasets")
     table.add_column("name", no_wrap=True)
     table.add_column("title")
-    table.add_column("shape (HxWxB)", justify="right", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("shape", justify="right", no_wrap=True)
     table.add_column("classes", justify="right")
     table.add_column("downloaded", no_wrap=True)
     for card in sorted(cards.values(), key=lambda c: c.name):
         status = _status(card)
         style = "green" if status == "yes" else "yellow" if status.startswith("partial") else ""
-        table.add_row(card.name, card.title, "x".join(map(str, card.shape)), str(card.num_classes),
+        table.add_row(card.name, card.title, card.kind, card.shape_text, str(card.num_classes),
                       Text(status, style=style))
     console.print(table)
     console.print(f"Data folder: {data_dir()} (set HSFRAME_DATA to change it). "
@@ -88,23 +89,46 @@ def info_cmd(name: str) -> None:
         fail(str(exc))
     console = Console()
     folder = dataset_dir(card)
-    h, w, b = card.shape
     console.print(f"[bold]{card.name}[/]: {card.title}", highlight=False)
     console.print(" ".join(card.description.split()), highlight=False, soft_wrap=True)
     # Plain lines, not a table: URLs, paths and checksums must stay whole to be copied.
-    facts: list[tuple[str, str]] = [("shape", f"{h} x {w} pixels, {b} bands")]
+    if card.kind == "sequence":
+        t, h, w, c = card.loaded_shape
+        shape = f"{t} frames of {h} x {w} pixels, {c} channel{'s' if c != 1 else ''}"
+    elif card.kind == "volume":
+        c, d, h, w = card.loaded_shape
+        shape = f"{d} x {h} x {w} voxels, {c} channel{'s' if c != 1 else ''}"
+    else:
+        h, w, b = card.shape
+        shape = f"{h} x {w} pixels, {b} bands"
+    facts: list[tuple[str, str]] = [("kind", card.kind), ("shape", shape)]
     if card.sensor:
         facts.append(("sensor", card.sensor))
     if card.wavelength_range_nm:
         facts.append(("wavelengths", f"{card.wavelength_range_nm[0]:g}-{card.wavelength_range_nm[1]:g} nm"))
-    facts.append(("cube", f"{card.cube.file}" + (f" key {card.cube.key}" if card.cube.key else "")
-                  + f", layout {card.cube.layout}" + (f", scale {card.cube.scale:g}" if card.cube.scale else "")))
+    if card.cube is not None:
+        facts.append(("cube", f"{card.cube.file}" + (f" key {card.cube.key}" if card.cube.key else "")
+                      + f", layout {card.cube.layout}" + (f", scale {card.cube.scale:g}" if card.cube.scale else "")))
+    if card.data is not None:
+        facts.append(("data", f"{card.data.file}" + (f" key {card.data.key}" if card.data.key else "")
+                      + (f", scale {card.data.scale:g}" if card.data.scale else "")))
     lab = f"{card.labels.file}" + (f" key {card.labels.key}" if card.labels.key else "")
     if card.labels.encoding == "abundances":
         thr = card.labels.purity_threshold
         lab += f", argmax of abundances (purity threshold {thr if thr is not None else 'none'})"
-    facts.append(("labels", lab + f"; {card.ignored_label} = unlabeled"))
-    facts.append(("rgb bands", ", ".join(map(str, card.rgb_bands)) + " (0-based)"))
+    if card.labels.remap is not None:
+        pairs = ", ".join(f"{k}->{v}" for k, v in card.labels.remap.items())
+        lab += f", stored values remapped {pairs} (others unlabeled)"
+    if card.labels.zero_label == "class":
+        facts.append(("labels", lab + f"; stored 0 is class 1 ({card.class_names[0]}), ids shifted by 1"))
+    else:
+        facts.append(("labels", lab + f"; {card.ignored_label} = unlabeled"))
+    if card.timestamps:
+        facts.append(("timestamps", card.timestamps))
+    if card.rgb_bands is not None:
+        facts.append(("rgb bands", ", ".join(map(str, card.rgb_bands)) + " (0-based)"))
+    if card.defaults:
+        facts.append(("defaults", ", ".join(f"{k}={v}" for k, v in card.defaults.items())))
     facts.append(("source", card.source))
     facts.append(("license", " ".join(card.license.split())))
     facts.append(("card", str(card.path) if card.path else "(built in code)"))

@@ -37,11 +37,25 @@ class DataConfig(_Section):
     standardize: bool = Field(True, description="standardize each feature (component or band) on training pixels")
     patch_size: int = Field(25, ge=1, description="odd side of the square patch around each pixel")
     padding: Literal["zero", "reflect"] = "zero"
+    # Volumes and time series (see docs/data-kinds.md).
+    layout: Literal["auto", "scene", "volumes", "dense", "frames"] = Field(
+        "auto", description="how a dataset file is read: scene (HSI cube + label map), volumes (N labeled volumes: "
+        "HDF5, .npy, or a folder of class sub-folders), dense (one volume + label volume), frames (T, H, W[, C] + labels); "
+        "auto: a folder is volumes, NIfTI is dense, anything else a scene")
+    patch_depth: int | None = Field(None, ge=1, description="dense volumes: odd depth of the 3-D patch; default patch_size (a cube)")
+    window: int | None = Field(None, ge=1, description="time series: frames per window; default the whole series")
+    stride: int = Field(1, ge=1, description="time series: frames between the starts of consecutive windows")
+    zero_label: Literal["unlabeled", "class"] = Field(
+        "unlabeled", description="volumes / series read from files: 'class' makes label 0 a class of its own (e.g. a mask's background)")
+    label_remap: dict[int, int] | None = Field(
+        None, description="volumes / series read from files: map stored label values to class ids 1..K (0 = unlabeled)")
 
     @model_validator(mode="after")
     def _odd_patch(self) -> "DataConfig":
         if self.patch_size % 2 == 0:
             raise ValueError(f"patch_size must be odd so the pixel sits at the centre (got {self.patch_size})")
+        if self.patch_depth is not None and self.patch_depth % 2 == 0:
+            raise ValueError(f"patch_depth must be odd so the voxel sits at the centre (got {self.patch_depth})")
         return self
 
 
@@ -51,8 +65,10 @@ class SplitConfig(_Section):
     train_fraction: float | None = Field(0.1, gt=0, lt=1, description="fraction of each class's pixels for training")
     train_per_class: int | None = Field(None, ge=1, description="pixels per class for training (random method; overrides the fraction)")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of the training pixels held out for validation")
-    block_size: int = Field(16, ge=1, description="blocks method: side of the square blocks")
-    margin: int | None = Field(None, ge=0, description="blocks method: training pixels this close to a test pixel are dropped; default patch_size // 2")
+    block_size: int | list[int] = Field(16, description="blocks method: side of the square blocks, or one side per axis (e.g. [5, 16, 16] for a volume)")
+    margin: int | list[int] | None = Field(
+        None, description="blocks method: training samples this close to a test sample are dropped (one value or one per axis); "
+        "default half the patch window, so no training patch holds a test pixel")
     train_map: str | None = Field(None, description="fixed method: training label-map file")
     test_map: str | None = Field(None, description="fixed method: test label-map file; default: every other labeled pixel")
     train_map_key: str | None = None
@@ -146,7 +162,7 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str) -> None:
 
 
 # Keys whose value is itself a mapping (not a section of further keys).
-_MAPPING_VALUED = {"split.remap", "data.dataset_options"}
+_MAPPING_VALUED = {"split.remap", "data.dataset_options", "data.label_remap"}
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Figures logged with every run: confusion matrix and classification map."""
+"""Figures logged with every run: confusion matrix, classification map, label-volume slices."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,6 +36,34 @@ def confusion_figure(cm: np.ndarray, class_names: list[str]) -> Figure:
     return fig
 
 
+def label_panels_figure(
+    rows: list[list[tuple[str, np.ndarray]]],
+    class_names: list[str],
+    palette: list[tuple[int, int, int]],
+    title: str = "",
+) -> Figure:
+    """A grid of 2-D label images (class ids, 0 = unlabeled / not predicted in black), one legend.
+
+    ``rows[i][j]`` is the ``(panel title, image)`` drawn at row i, column j.
+    """
+    colours = np.array([(0, 0, 0)] + list(palette), dtype=float) / 255
+    cmap = ListedColormap(colours)
+    k = len(class_names)
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(11, 5.2 if n_rows == 1 else 3.5 * n_rows), squeeze=False)
+    for i, row in enumerate(rows):
+        for j, (name, img) in enumerate(row):
+            axes[i, j].imshow(img, cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
+            axes[i, j].set_title(name, fontsize=9 if n_rows > 1 else None)
+            axes[i, j].axis("off")
+    handles = [Patch(color=colours[i + 1], label=f"{i + 1} {n}") for i, n in enumerate(class_names)]
+    fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
+    return fig
+
+
 def classification_map_figure(
     ground_truth: np.ndarray,
     predicted: np.ndarray,
@@ -44,20 +72,36 @@ def classification_map_figure(
     title: str = "",
 ) -> Figure:
     """Ground truth beside the prediction; both ``(H, W)`` with 0 = unlabeled / not predicted (black)."""
-    colours = np.array([(0, 0, 0)] + list(palette), dtype=float) / 255
-    cmap = ListedColormap(colours)
-    k = len(class_names)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
-    for ax, img, name in zip(axes, (ground_truth, predicted), ("ground truth", "prediction")):
-        ax.imshow(img, cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
-        ax.set_title(name)
-        ax.axis("off")
-    handles = [Patch(color=colours[i + 1], label=f"{i + 1} {n}") for i, n in enumerate(class_names)]
-    fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 0.8, 1))
-    return fig
+    return label_panels_figure([[("ground truth", ground_truth), ("prediction", predicted)]], class_names, palette, title)
+
+
+def volume_slices_figure(
+    ground_truth: np.ndarray,
+    predicted: np.ndarray,
+    class_names: list[str],
+    palette: list[tuple[int, int, int]],
+    title: str = "",
+) -> Figure:
+    """Three orthogonal slices through the labeled region's centre: ground truth (top) and prediction (bottom).
+
+    Both ``(D, H, W)`` with 0 = unlabeled / not predicted (black).
+    """
+    labeled = np.argwhere(ground_truth > 0)
+    d, h, w = labeled.mean(0).round().astype(int) if len(labeled) else np.array(ground_truth.shape) // 2
+    cuts = ((f"D = {d}", np.s_[d, :, :]), (f"H = {h}", np.s_[:, h, :]), (f"W = {w}", np.s_[:, :, w]))
+    rows = [[(f"{what}, {name}", volume[cut]) for name, cut in cuts]
+            for volume, what in ((ground_truth, "ground truth"), (predicted, "prediction"))]
+    return label_panels_figure(rows, class_names, palette, title)
+
+
+def _save(fig: Figure, array: np.ndarray, directory: str | Path, stem: str, array_stem: str) -> list[Path]:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    png, npy = directory / f"{stem}.png", directory / f"{array_stem}.npy"
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    np.save(npy, array)
+    return [png, npy]
 
 
 def write_classification_map(
@@ -72,11 +116,18 @@ def write_classification_map(
 
     ``predicted`` is ``(H, W)`` with class ids 1..K (0 = not predicted). Returns both paths.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    png, npy = directory / "classification_map.png", directory / "classification_map.npy"
     fig = classification_map_figure(ground_truth, predicted, class_names, palette, title)
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    np.save(npy, predicted)
-    return [png, npy]
+    return _save(fig, predicted, directory, "classification_map", "classification_map")
+
+
+def write_volume_slices(
+    directory: str | Path,
+    ground_truth: np.ndarray,
+    predicted: np.ndarray,
+    class_names: list[str],
+    palette: list[tuple[int, int, int]],
+    title: str = "",
+) -> list[Path]:
+    """Save the predicted label volume ``(D, H, W)`` as ``.npy`` and its orthogonal slices as a PNG."""
+    fig = volume_slices_figure(ground_truth, predicted, class_names, palette, title)
+    return _save(fig, predicted, directory, "label_volume_slices", "predicted_label_volume")

@@ -49,6 +49,11 @@ def _run_inputs(client: Any, run_id: str, tmp: Path) -> tuple[dict, Any, dict]:
     except Exception:
         raise HsframeError(f"no run '{run_id}' in the tracking store {client.tracking_uri}; "
                            f"list runs with `hsframe compare --tracking-uri {client.tracking_uri}` or `hsframe ui`") from None
+    kind = run.data.params.get("data_kind", "hsi")
+    if kind != "hsi":
+        raise HsframeError(f"run '{run_id}' was trained on {kind} data ({run.data.params.get('layout', '?')} layout); "
+                           "`hsframe predict` maps hyperspectral scenes only. Load its model with "
+                           f"mlflow.pytorch.load_model('runs:/{run_id}/model') and feed it (N, C, D, H, W) samples.")
     try:
         folder = Path(client.download_artifacts(run_id, "", str(tmp)))
         config = yaml.safe_load((folder / "config" / "resolved_config.yaml").read_text())

@@ -8,6 +8,8 @@ if TYPE_CHECKING:  # keep torch out of import time
     import torch.nn as nn
 
     from hsframe.data.scene import Scene
+    from hsframe.data.series import FrameSeries
+    from hsframe.data.volumes import LabeledVolume, VolumeSet
 
 # Kinds of data a model can declare it serves: hyperspectral patches (C=1, D=bands), volumes
 # (D, H, W) and frame sequences (T as D). Every sample reaches a model as (N, C, D, H, W).
@@ -87,12 +89,23 @@ class ModelSpec:
 
 @dataclass
 class DatasetSpec:
-    """A dataset offered by the core or a plugin; ``load(seed)`` returns a Scene."""
+    """A dataset offered by the core or a plugin.
+
+    Args:
+        name: unique name used by ``hsframe run --dataset NAME``.
+        load: ``load(**data.dataset_options)`` returns a ``Scene`` (kind "hsi"), a ``VolumeSet``
+            or ``LabeledVolume`` (kind "volume"; a ``VolumeSet`` of clips is kind "sequence") or a
+            ``FrameSeries`` (kind "sequence").
+        kind: one of ``DATA_KINDS``; a model serves the kinds it declares.
+        defaults: dotted config keys the dataset needs, e.g. ``{"data.window": 8}``; they sit
+            above the framework's defaults and below the plugin's, the preset, YAML and ``--set``.
+    """
 
     name: str
-    load: Callable[..., "Scene"]
+    load: Callable[..., "Scene | VolumeSet | LabeledVolume | FrameSeries"]
     kind: str = "hsi"
     description: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
     plugin: str = ""
     package: str = ""
     version: str = ""

@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -25,6 +25,9 @@ from hsframe.plugins import Plugins
 from hsframe.registry import DatasetSpec, InputSpec, ModelSpec
 from hsframe.tracking import TrackingSettings, check_store, git_commit, tracked_run
 
+if TYPE_CHECKING:
+    from hsframe.tasks import SampleTask
+
 
 def build_config(
     plugins: Plugins,
@@ -33,7 +36,7 @@ def build_config(
     config_file: str | Path | None = None,
     sets: list[str] | None = None,
 ) -> RunConfig:
-    """framework defaults < plugin defaults < preset < YAML file < --set (``--plugin`` wins over both)."""
+    """framework defaults < plugin defaults < dataset defaults < preset < YAML file < --set (``--plugin`` wins over both)."""
     user: list[tuple[str, dict[str, Any]]] = []
     if config_file is not None:
         user.append((str(config_file), load_yaml(config_file)))
@@ -44,6 +47,9 @@ def build_config(
     first = resolve(user)  # tells which plugin and dataset the user asked for
     spec = plugins.model(first.plugin)
     layers: list[tuple[str, dict[str, Any]]] = [(f"plugin '{spec.name}' defaults", dict(spec.defaults))]
+    dspec = plugins.datasets.get(first.data.dataset)
+    if dspec is not None and dspec.defaults:  # the dataset's protocol (windows, split) over the model's recipe
+        layers.append((f"dataset '{dspec.name}' defaults", dict(dspec.defaults)))
     if preset is not None:
         layers.append((f"preset '{preset}'", preset_overrides(preset, first.data.dataset)))
     return resolve(layers + user)
@@ -54,24 +60,59 @@ def _slug(text: str) -> str:
 
 
 def resolve_dataset(cfg: RunConfig, plugins: Plugins) -> DatasetSpec:
-    """A registered dataset by name, or a cube file (with ``data.labels``) by path."""
+    """A registered dataset by name, or a data file / folder (with ``data.labels``) by path."""
     name = cfg.data.dataset
     if name in plugins.datasets or name in plugins.conflicts:
         return plugins.dataset(name)
     path = Path(name).expanduser()
     if path.exists():
-        d = cfg.data
-
-        def load() -> Scene:
-            from hsframe.data.readers import open_scene
-
-            return open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key,
-                              axis_order=d.axis_order, nan_fill=d.nan_fill)
-
-        return DatasetSpec(name=path.name, load=load, kind="hsi", description=f"file {path}", package="file")
+        return _file_dataset(cfg, path)
     if path.suffix or "/" in name:
-        raise HsframeError(f"dataset file not found: {path}. Give an existing cube file, or a registered name (see `hsframe datasets list`).")
+        raise HsframeError(f"dataset file not found: {path}. Give an existing data file or folder, or a registered name (see `hsframe datasets list`).")
     return plugins.dataset(name)
+
+
+# How a file is read, and the kind of data it gives (what a model must declare it serves).
+_LAYOUT_KINDS = {"scene": "hsi", "volumes": "volume", "dense": "volume", "frames": "sequence"}
+
+
+def file_layout(cfg: RunConfig, path: Path) -> str:
+    """``data.layout``, or from the path when "auto": a folder holds volumes, NIfTI is dense, else a scene."""
+    if cfg.data.layout != "auto":
+        return cfg.data.layout
+    if path.is_dir():
+        return "volumes"
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        return "dense"
+    return "scene"
+
+
+def _file_dataset(cfg: RunConfig, path: Path) -> DatasetSpec:
+    d = cfg.data
+    layout = file_layout(cfg, path)
+    if path.is_dir() and layout != "volumes":
+        raise HsframeError(f"data.layout={layout} reads a file, but {path} is a folder (a folder of class sub-folders "
+                           "is read with data.layout=volumes)")
+    if layout == "scene" and (d.label_remap is not None or d.zero_label != "unlabeled"):
+        raise HsframeError("data.label_remap and data.zero_label apply to volumes and series; a hyperspectral scene's "
+                           "label map is read as stored (0 = unlabeled). Set data.layout if this file is not a scene.")
+    labels_opts = {"class_names": None, "label_remap": d.label_remap, "zero_label": d.zero_label}
+
+    def load() -> "Scene | Any":
+        from hsframe.data import readers, volume_readers
+
+        if layout == "scene":
+            return readers.open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key,
+                                      axis_order=d.axis_order, nan_fill=d.nan_fill)
+        if layout == "volumes":
+            return volume_readers.open_volume_set(path, d.labels, volumes_key=d.cube_key, labels_key=d.labels_key, **labels_opts)
+        if d.labels is None:
+            raise HsframeError(f"data.layout={layout} needs data.labels (the label file) beside the data file {path}")
+        if layout == "dense":
+            return volume_readers.open_labeled_volume(path, d.labels, volume_key=d.cube_key, labels_key=d.labels_key, **labels_opts)
+        return volume_readers.open_frame_series(path, d.labels, frames_key=d.cube_key, labels_key=d.labels_key, **labels_opts)
+
+    return DatasetSpec(name=path.name, load=load, kind=_LAYOUT_KINDS[layout], description=f"file {path} ({layout})", package="file")
 
 
 def feature_bands(cfg: RunConfig, scene: Scene) -> int:
@@ -143,8 +184,14 @@ class RunSummary:
         return json.dumps(self.__dict__, indent=2, default=str)
 
 
-def load_scene(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> Scene:
-    """The run's scene, checked against the config and the model's data kinds (no run started yet)."""
+def load_scene(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> "Scene | SampleTask":
+    """The run's data, checked against the config and the model's data kinds (no run started yet).
+
+    A hyperspectral :class:`Scene` comes back as is; volumes and series come back as a
+    :class:`~hsframe.tasks.SampleTask` (numbered samples).
+    """
+    from hsframe.tasks import make_task
+
     dspec = resolve_dataset(cfg, plugins)
     if dspec.kind not in spec.data_kinds:
         raise HsframeError(
@@ -152,25 +199,49 @@ def load_scene(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> Scene:
             f"pick a model that declares '{dspec.kind}' (see `hsframe plugins`)"
         )
     try:
-        scene = dspec.load(**cfg.data.dataset_options)
+        data = dspec.load(**cfg.data.dataset_options)
     except TypeError as exc:
         raise HsframeError(f"dataset '{dspec.name}' rejected data.dataset_options {cfg.data.dataset_options}: {exc}") from None
-    scene.name = dspec.name  # the registered name, so runs line up by dataset in the UI
-    check_inputs(cfg, scene)
-    return scene
+    data.name = dspec.name  # the registered name, so runs line up by dataset in the UI
+    if isinstance(data, Scene):
+        check_inputs(cfg, data)
+        return data
+    return make_task(cfg, data)
+
+
+@dataclass
+class Prepared:
+    """What a run knows before it starts: the split, its leakage and the model's input."""
+
+    split: Split
+    leakage: dict[str, Any]
+    input_spec: InputSpec
+    shape_text: str
+
+
+def prepare(cfg: RunConfig, data: "Scene | SampleTask") -> Prepared:
+    from hsframe.data.leakage import leakage_report
+    from hsframe.tasks import leakage_of, split_task
+
+    if isinstance(data, Scene):
+        split = make_split(cfg, data)
+        leakage = leakage_report(split, data.labels.shape, cfg.data.patch_size,
+                                 fit_on="train" if cfg.data.pca_fit == "train" else "all")
+        p = cfg.data.patch_size
+        spec = InputSpec(channels=1, depth=feature_bands(cfg, data), height=p, width=p, num_classes=data.num_classes)
+        return Prepared(split, leakage, spec, str(data.shape))
+    base, split = split_task(cfg, data)
+    return Prepared(split, leakage_of(cfg, data, base), InputSpec(*data.sample_shape, num_classes=data.num_classes), data.describe())
 
 
 def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, console: Console,
-            scene: Scene | None = None) -> RunSummary:
-    """One tracked run. ``scene``: already loaded and checked by the caller (repeated seeds)."""
+            scene: "Scene | SampleTask | None" = None) -> RunSummary:
+    """One tracked run. ``scene``: data already loaded and checked by the caller (repeated seeds)."""
     started = time.perf_counter()
     spec = plugins.model(cfg.plugin)
-    if scene is None:
-        scene = load_scene(cfg, plugins, spec)
-    split = make_split(cfg, scene)
-    from hsframe.data.leakage import leakage_report
-
-    leakage = leakage_report(split, scene.labels.shape, cfg.data.patch_size, fit_on="train" if cfg.data.pca_fit == "train" else "all")
+    data = load_scene(cfg, plugins, spec) if scene is None else scene
+    prep = prepare(cfg, data)
+    split, leakage = prep.split, prep.leakage
     check_store(settings)
 
     # Heavy imports only now: `hsframe --help` and `hsframe plugins` never pay for torch.
@@ -178,34 +249,34 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
 
     device = select_device(cfg.train.device)
     generator = seed_everything(cfg.seed)
-    bands = feature_bands(cfg, scene)
-    p = cfg.data.patch_size
-    input_spec = InputSpec(channels=1, depth=bands, height=p, width=p, num_classes=scene.num_classes)
-    model = _build_model(spec, input_spec, cfg.model)
+    model = _build_model(spec, prep.input_spec, cfg.model)
 
-    run_name = cfg.run_name or f"{spec.name}-{scene.name}-s{cfg.seed}"
-    tags = {"hsframe_version": __version__, "device": str(device), "plugin": spec.name, "dataset": scene.name}
+    run_name = cfg.run_name or f"{spec.name}-{data.name}-s{cfg.seed}"
+    tags = {"hsframe_version": __version__, "device": str(device), "plugin": spec.name, "dataset": data.name}
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
     if leakage["features_saw_test"]:
         tags["leakage"] = "features (PCA, scaling) fitted on the whole image, test pixels included"
     console.print(
-        f"[bold]{spec.name}[/] ({spec.package} {spec.version}) on [bold]{scene.name}[/] {scene.shape}, "
+        f"[bold]{spec.name}[/] ({spec.package} {spec.version}) on [bold]{data.name}[/] {prep.shape_text}, "
         f"device {device}; split {split.counts()}",
         highlight=False, soft_wrap=True,
     )
+    unit = leakage.get("unit", "pixels")  # volumes and series say what their samples are
     console.print(
-        f"leakage: {leakage['test_in_train_window']:.1%} of test pixels lie inside a training patch window; "
-        f"features fitted on {'training pixels only' if not leakage['features_saw_test'] else 'the whole image (LEAKING)'}",
+        f"leakage: {leakage['test_in_train_window']:.1%} of test {unit} lie inside a training patch window; "
+        f"features fitted on {f'training {unit} only' if not leakage['features_saw_test'] else 'the whole image (LEAKING)'}",
         highlight=False, soft_wrap=True,
     )
+    body_fn = _scene_body if isinstance(data, Scene) else _task_body
     with tracked_run(settings, cfg.experiment, run_name, tags) as run:
         run_id = run.info.run_id
         status = "FAILED"
         metrics: dict[str, float] = {}
         try:
-            body = _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, console, run_id, plugins)
+            _log_run_params(cfg, spec, data, prep, plugins, run_id)
+            body = body_fn(cfg, spec, data, split, model, device, generator, console)
             status = "FINISHED"
             metrics = body["metrics"]
         except KeyboardInterrupt:
@@ -214,10 +285,10 @@ def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, consol
         finally:
             plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
     return RunSummary(
-        run_id=run_id, plugin=spec.name, package=spec.package, version=spec.version, dataset=scene.name,
+        run_id=run_id, plugin=spec.name, package=spec.package, version=spec.version, dataset=data.name,
         config=cfg.model_dump(), metrics=metrics, per_class=body["per_class"], counts=split.counts(),
         device=str(device), seconds=time.perf_counter() - started, tracking_uri=settings.tracking_uri,
-        ui_command=settings.ui_command(), extra={"best_epoch": body["best_epoch"]},
+        ui_command=settings.ui_command(), extra={"best_epoch": body["best_epoch"], "unit": leakage.get("unit", "pixels")},
     )
 
 
@@ -248,7 +319,7 @@ def execute_seeds(cfg: RunConfig, seeds: list[int], plugins: Plugins, settings: 
     spec = plugins.model(cfg.plugin)
     # Load and check once, before the parent run exists: bad input must leave no run behind.
     scene = load_scene(cfg, plugins, spec)
-    make_split(cfg.model_copy(update={"seed": seeds[0]}), scene)
+    prepare(cfg.model_copy(update={"seed": seeds[0]}), scene)
     check_store(settings)
     name = cfg.run_name or f"{spec.name}-{scene.name}-seeds{','.join(map(str, seeds))}"
     tags = {"hsframe_version": __version__, "plugin": spec.name, "dataset": scene.name, "hsframe.seeds": "parent"}
@@ -309,33 +380,100 @@ def _build_model(spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]
     return model
 
 
-def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, console, run_id, plugins) -> dict[str, Any]:
+def _log_run_params(cfg: RunConfig, spec: ModelSpec, data: "Scene | SampleTask", prep: Prepared, plugins: Plugins, run_id: str) -> None:
+    import mlflow
+
+    split = prep.split
+    params = {f"cfg.{k}": v for k, v in flatten(cfg.model_dump()).items()}
+    params.update({
+        "plugin": spec.name, "plugin_package": spec.package, "plugin_version": spec.version,
+        "dataset": data.name, "split": split.description,
+        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test), "seed": cfg.seed,
+        "optimizer": cfg.train.optimizer, "lr": cfg.train.lr, "epochs": cfg.train.epochs,
+        "batch_size": cfg.train.batch_size, "input_shape": "x".join(map(str, prep.input_spec.as_tuple())),
+    })
+    if isinstance(data, Scene):
+        h, w, b = data.shape
+        params.update({"data_kind": "hsi", "dataset_shape": f"{h}x{w}x{b}", "patch_size": cfg.data.patch_size,
+                       "pca_components": cfg.data.pca_components, "pca_fit": cfg.data.pca_fit})
+    else:
+        params.update({"data_kind": data.kind, "layout": data.layout, "dataset_shape": data.describe()[:250]})
+    mlflow.log_params(params)
+    mlflow.log_metrics({f"leakage_{k}": float(v) for k, v in prep.leakage.items() if isinstance(v, (int, float))})
+    mlflow.log_dict(prep.leakage, "metrics/leakage_report.json")
+    mlflow.log_dict(cfg.model_dump(), "config/resolved_config.yaml")
+    plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
+
+
+def _fit(model, source, labels: np.ndarray, split: Split, cfg: RunConfig, device, generator, console: Console):
+    """Train with per-epoch metrics in MLflow; the model ends on its best-validation weights."""
+    import mlflow
+
+    from hsframe.progress import TrainingProgress
+    from hsframe.training import train
+
+    mlflow.log_param("model_parameters", sum(p.numel() for p in model.parameters()))
+    progress = TrainingProgress(console, cfg.train.epochs, -(-len(split.train) // cfg.train.batch_size))
+
+    def on_epoch(epoch: int, record: dict[str, float]) -> None:
+        mlflow.log_metrics(record, step=epoch)
+
+    result = train(model, source, labels, split.train, split.val, cfg.train, device, generator, progress, on_epoch,
+                   eval_batch_size=cfg.eval.batch_size)
+    mlflow.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
+    return result
+
+
+def _log_evaluation(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[dict[str, float], list[dict[str, Any]], Any]:
+    """Test metrics (OA, AA, kappa, per class), per-class table and confusion matrix; 1-based labels in."""
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    from hsframe.evaluation import evaluate
+    from hsframe.figures import confusion_figure
+
+    m = evaluate(y_true - 1, y_pred - 1, len(class_names))
+    metrics = {"test_oa": m.oa, "test_aa": m.aa, "test_kappa": m.kappa}
+    per_class = []
+    for k, name in enumerate(class_names):
+        acc = float(m.per_class[k])
+        per_class.append({"class": k + 1, "name": name, "test_pixels": int(m.support[k]), "accuracy": acc})
+        if not np.isnan(acc):
+            metrics[f"test_class_acc/{k + 1:02d}_{_slug(name)}"] = acc
+    mlflow.log_metrics(metrics)
+    mlflow.log_table({key: [row[key] for row in per_class] for key in per_class[0]}, "metrics/per_class.json")
+    mlflow.log_text(
+        "class,name,test_pixels,accuracy\n" + "".join(f"{r['class']},{r['name']},{r['test_pixels']},{r['accuracy']:.6f}\n" for r in per_class),
+        "metrics/per_class.csv",
+    )
+    mlflow.log_dict({"labels": class_names, "matrix": m.confusion.tolist()}, "metrics/confusion_matrix.json")
+    fig = confusion_figure(m.confusion, class_names)
+    mlflow.log_figure(fig, "figures/confusion_matrix.png")
+    plt.close(fig)
+    return metrics, per_class, m
+
+
+def _log_model(model, example: np.ndarray, spec: ModelSpec) -> None:
+    import mlflow
+    import torch
+
+    model_cpu = model.to("cpu").eval()
+    mlflow.pytorch.log_model(
+        model_cpu, name="model", input_example=example,
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"hsframe=={__version__}", f"{spec.package}=={spec.version}"],
+    )
+
+
+def _scene_body(cfg, spec, scene: Scene, split, model, device, generator, console) -> dict[str, Any]:
+    """Hyperspectral scene: PCA features from training pixels, 2-D patches, a classification map."""
     import mlflow
     import torch
 
     from hsframe.data.patches import PatchSource
     from hsframe.data.preprocess import fit_preprocessor, parse_band_list
-    from hsframe.evaluation import evaluate
-    from hsframe.figures import confusion_figure, write_classification_map
-    from hsframe.progress import TrainingProgress
-    from hsframe.training import train
+    from hsframe.figures import write_classification_map
 
     h, w, b = scene.shape
-    params = {f"cfg.{k}": v for k, v in flatten(cfg.model_dump()).items()}
-    params.update({
-        "plugin": spec.name, "plugin_package": spec.package, "plugin_version": spec.version,
-        "dataset": scene.name, "dataset_shape": f"{h}x{w}x{b}", "patch_size": cfg.data.patch_size,
-        "pca_components": cfg.data.pca_components, "pca_fit": cfg.data.pca_fit, "split": split.description,
-        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test), "seed": cfg.seed,
-        "optimizer": cfg.train.optimizer, "lr": cfg.train.lr, "epochs": cfg.train.epochs,
-        "batch_size": cfg.train.batch_size,
-    })
-    mlflow.log_params(params)
-    mlflow.log_metrics({f"leakage_{k}": float(v) for k, v in leakage.items() if isinstance(v, (int, float))})
-    mlflow.log_dict(leakage, "metrics/leakage_report.json")
-    mlflow.log_dict(cfg.model_dump(), "config/resolved_config.yaml")
-    plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
-
     # Features: every statistic from training pixels only (validation and test never seen).
     pixels = scene.cube.reshape(-1, b)
     fit_pixels = pixels[split.train] if cfg.data.pca_fit == "train" else pixels
@@ -354,18 +492,7 @@ def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, co
         mlflow.log_metric("pca_explained_variance", float(pre.explained_variance_ratio.sum()))
     source = PatchSource(features, cfg.data.patch_size, cfg.data.padding)
     labels_flat = scene.labels.reshape(-1).astype(np.int64)
-
-    n_params = sum(p.numel() for p in model.parameters())
-    mlflow.log_param("model_parameters", n_params)
-    batches = -(-len(split.train) // cfg.train.batch_size)
-    progress = TrainingProgress(console, cfg.train.epochs, batches)
-
-    def on_epoch(epoch: int, record: dict[str, float]) -> None:
-        mlflow.log_metrics(record, step=epoch)
-
-    result = train(model, source, labels_flat, split.train, split.val, cfg.train, device, generator, progress, on_epoch,
-                   eval_batch_size=cfg.eval.batch_size)
-    mlflow.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
+    result = _fit(model, source, labels_flat, split, cfg, device, generator, console)
 
     # One inference pass serves both the test metrics and the full-scene map.
     t0 = time.perf_counter()
@@ -375,40 +502,78 @@ def _tracked_body(cfg, spec, scene, split, leakage, model, device, generator, co
     pred_map = np.zeros(h * w, dtype=np.int64)
     pred_map[index] = pred
     mlflow.log_metric("predict_seconds", time.perf_counter() - t0)
-    m = evaluate(labels_flat[split.test] - 1, pred_map[split.test] - 1, scene.num_classes)
+    metrics, per_class, m = _log_evaluation(labels_flat[split.test], pred_map[split.test], scene.class_names)
 
-    metrics = {"test_oa": m.oa, "test_aa": m.aa, "test_kappa": m.kappa}
-    per_class = []
-    for k, name in enumerate(scene.class_names):
-        acc = float(m.per_class[k])
-        per_class.append({"class": k + 1, "name": name, "test_pixels": int(m.support[k]), "accuracy": acc})
-        if not np.isnan(acc):
-            metrics[f"test_class_acc/{k + 1:02d}_{_slug(name)}"] = acc
-    mlflow.log_metrics(metrics)
-
-    mlflow.log_table({key: [row[key] for row in per_class] for key in per_class[0]}, "metrics/per_class.json")
-    mlflow.log_text(
-        "class,name,test_pixels,accuracy\n" + "".join(f"{r['class']},{r['name']},{r['test_pixels']},{r['accuracy']:.6f}\n" for r in per_class),
-        "metrics/per_class.csv",
-    )
-    mlflow.log_dict({"labels": scene.class_names, "matrix": m.confusion.tolist()}, "metrics/confusion_matrix.json")
-    import matplotlib.pyplot as plt
-
-    fig = confusion_figure(m.confusion, scene.class_names)
-    mlflow.log_figure(fig, "figures/confusion_matrix.png")
-    plt.close(fig)
     shown = pred_map if cfg.eval.full_map else np.where(labels_flat > 0, pred_map, 0)
     with tempfile.TemporaryDirectory() as tmp:
         png, npy = write_classification_map(tmp, scene.labels, shown.reshape(h, w), scene.class_names, scene.palette,
                                             f"{spec.name} on {scene.name}: OA {m.oa:.4f}")
         mlflow.log_artifact(str(png), "figures")
         mlflow.log_artifact(str(npy), "predictions")
-
-    model_cpu = model.to("cpu").eval()
     # Two patches: torch.export would freeze a batch dimension of 1 into the logged model.
-    example = source.patches(split.test[:2]).cpu().numpy()
-    mlflow.pytorch.log_model(
-        model_cpu, name="model", input_example=example,
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"hsframe=={__version__}", f"{spec.package}=={spec.version}"],
-    )
+    _log_model(model, source.patches(split.test[:2]).cpu().numpy(), spec)
     return {"metrics": metrics, "per_class": per_class, "best_epoch": result.best_epoch}
+
+
+def _task_body(cfg, spec, task: "SampleTask", split, model, device, generator, console) -> dict[str, Any]:
+    """Volumes and series: per-channel standardization from training samples, windows cut on the fly."""
+    import mlflow
+
+    from hsframe.tasks import channel_stats, sample_source
+    from hsframe.training import predict
+
+    mean, std = channel_stats(task, split.train, cfg.data.standardize)
+    mlflow.log_dict({"dataset": task.name, "layout": task.layout, "class_names": task.class_names,
+                     "channel_mean": mean.tolist(), "channel_std": std.tolist()}, "preprocess/samples.json")
+    source = sample_source(task, mean, std, device)
+    result = _fit(model, source, task.labels, split, cfg, device, generator, console)
+
+    t0 = time.perf_counter()
+    full = cfg.eval.full_map and task.layout in ("dense", "frames-pixel")
+    index = np.arange(len(task.labels)) if full else split.test
+    pred = predict(model, source, index, cfg.eval.batch_size, device, cfg.train.amp) + 1
+    mlflow.log_metric("predict_seconds", time.perf_counter() - t0)
+    by_sample = np.zeros(len(task.labels), np.int64)
+    by_sample[index] = pred
+    metrics, per_class, m = _log_evaluation(task.labels[split.test], by_sample[split.test], task.class_names)
+    _log_task_outputs(task, split, index, pred, by_sample, spec, m.oa, metrics)
+    _log_model(model, source.samples(split.test[:2]).cpu().numpy(), spec)
+    return {"metrics": metrics, "per_class": per_class, "best_epoch": result.best_epoch}
+
+
+def _log_task_outputs(task: "SampleTask", split: Split, index: np.ndarray, pred: np.ndarray, by_sample: np.ndarray,
+                      spec: ModelSpec, oa: float, metrics: dict[str, float]) -> None:
+    """Predictions in the data's own shape: a map per pixel, a label volume, or a table per sample."""
+    import mlflow
+
+    from hsframe.figures import write_classification_map, write_volume_slices
+    from hsframe.tasks import pixel_vote
+
+    title = f"{spec.name} on {task.name}: OA {oa:.4f}"
+    with tempfile.TemporaryDirectory() as tmp:
+        if task.layout == "frames-pixel":
+            # A pixel's windows vote for its class: the map, and the per-pixel accuracy on test pixels.
+            pixels, voted = pixel_vote(task, index, pred)
+            vote_map = np.zeros(task.split_labels.size, np.int64)
+            vote_map[pixels] = voted
+            test_pixels = np.unique(split.test % task.split_labels.size)
+            vote_oa = float((vote_map[test_pixels] == task.split_labels.reshape(-1)[test_pixels]).mean())
+            metrics["test_oa_pixel_vote"] = vote_oa
+            mlflow.log_metric("test_oa_pixel_vote", vote_oa)
+            png, npy = write_classification_map(tmp, task.split_labels, vote_map.reshape(task.split_labels.shape),
+                                                task.class_names, task.data.palette, f"{title} (vote over windows)")
+            mlflow.log_artifact(str(png), "figures")
+            mlflow.log_artifact(str(npy), "predictions")
+        elif task.layout == "dense":
+            predicted = by_sample.reshape(task.split_labels.shape)
+            png, npy = write_volume_slices(tmp, task.split_labels, predicted, task.class_names, task.data.palette, title)
+            mlflow.log_artifact(str(png), "figures")
+            mlflow.log_artifact(str(npy), "predictions")
+        else:
+            sources = getattr(task.data, "sources", None)
+            rows = ["sample,source,true,predicted"]
+            for i in split.test:
+                where = sources[i] if sources else (f"frames {task.starts[i]}-{task.starts[i] + task.sample_shape[1] - 1}"
+                                                    if task.starts is not None else "")
+                rows.append(f"{i},{where},{task.labels[i]},{by_sample[i]}")
+            mlflow.log_text("\n".join(rows) + "\n", "predictions/test_predictions.csv")

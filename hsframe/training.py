@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from hsframe.config import TrainConfig
-from hsframe.data.patches import PatchSource
+from hsframe.data.patches import SampleSource
 from hsframe.errors import HsframeError
 from hsframe.progress import TrainingProgress
 
@@ -63,7 +63,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 @torch.no_grad()
 def predict(
     model: nn.Module,
-    source: PatchSource,
+    source: SampleSource,
     flat_index: np.ndarray,
     batch_size: int,
     device: torch.device,
@@ -88,7 +88,7 @@ class TrainResult:
 
 def train(
     model: nn.Module,
-    source: PatchSource,
+    source: SampleSource,
     labels_flat: np.ndarray,
     train_index: np.ndarray,
     val_index: np.ndarray,

@@ -35,8 +35,9 @@ needs_shared = pytest.mark.skipif(
     reason=f"real data folder {SHARED} is absent (only CI and dev machines have it)",
 )
 
-SHIPPED = {"indian_pines", "pavia_university", "pavia_centre", "salinas", "ksc", "botswana",
-           "houston2013", "samson", "jasper_ridge"}
+HSI_CARDS = {"indian_pines", "pavia_university", "pavia_centre", "salinas", "ksc", "botswana",
+             "houston2013", "samson", "jasper_ridge"}
+SHIPPED = HSI_CARDS | {"eolearn-ndvi", "mri-anatomical"}  # a frame series and a labeled volume (test_catalog_kinds.py)
 CLASSIC = {"indian_pines", "pavia_university", "pavia_centre", "salinas", "ksc", "botswana"}
 # Shared ground-truth file for each classic card's labels file (Pavia Centre's copy is renamed).
 SHARED_GT = {"Indian_pines_gt.mat": "Indian_pines_gt.mat", "PaviaU_gt.mat": "PaviaU_gt.mat",
@@ -72,13 +73,14 @@ def test_every_shipped_card_is_valid(cards: dict[str, DatasetCard]) -> None:
     _, problems = scan_cards()
     assert problems == []
     for card in cards.values():
-        assert card.path == REPO / "datasets" / f"{card.name}.yaml"
+        assert card.path == REPO / "datasets" / f"{card.name.replace('-', '_')}.yaml"
         assert len(card.class_names) == len(card.palette) == card.num_classes
         assert len(set(map(tuple, card.palette))) == card.num_classes
-        assert all(0 <= b < card.shape[2] for b in card.rgb_bands)
         assert card.ignored_label == 0
         names = {f.name for f in card.files}
-        assert card.cube.file in names and card.labels.file in names
+        assert card.source_array.file in names and card.labels.file in names
+        if card.kind == "hsi":
+            assert all(0 <= b < card.shape[2] for b in card.rgb_bands)
         assert card.citation.strip() and card.license.strip() and card.source.startswith("http")
         if card.manual_download:
             assert card.download_instructions
@@ -213,7 +215,7 @@ def test_register_datasets_hook_registers_every_card_and_survives_a_bad_one(
     specs: list[DatasetSpec] = []
     catalog.register_datasets(register=specs.append)
     assert {s.name for s in specs} == SHIPPED
-    assert all(isinstance(s, DatasetSpec) and s.kind == "hsi" for s in specs)
+    assert all(isinstance(s, DatasetSpec) and (s.kind == "hsi") == (s.name in HSI_CARDS) for s in specs)
     assert "Warning: dataset card" in capsys.readouterr().err
 
 

@@ -2,20 +2,26 @@
 
 A card (``datasets/NAME.yaml`` at the repository root, see ``datasets/README.md``) says which files
 make up a dataset, where to download them, their checksums, how to read them (array keys and
-layout), the classes with their names and colours, and how to cite the data. This module
+layout), the classes with their names and colours, and how to cite the data. A card is one of three
+kinds (:data:`hsframe.registry.DATA_KINDS`): ``hsi`` (a hyperspectral cube + label map, loaded as a
+:class:`~hsframe.data.scene.Scene`), ``sequence`` (a time series of frames + per-pixel or per-frame
+labels, loaded as a :class:`~hsframe.data.series.FrameSeries`) or ``volume`` (one volume + a dense
+label volume, loaded as a :class:`~hsframe.data.volumes.LabeledVolume`). This module
 
 * validates cards (:class:`DatasetCard`; a bad card is an :class:`HsframeError` naming the file
   and the field),
 * finds them (:func:`card_dirs`, :func:`load_cards`, :func:`get_card`): the shipped folder plus
   any folders listed in ``HSFRAME_CARDS``,
 * says where data lives (:func:`data_dir`: ``$HSFRAME_DATA``, else the user cache folder),
-* opens a downloaded dataset as a :class:`~hsframe.data.scene.Scene` (:func:`load_scene`),
+* opens a downloaded dataset (:func:`load_dataset`): a hyperspectral scene (:func:`load_scene`),
   including the unmixing benchmarks (Samson, Jasper Ridge) whose labels are the argmax of
-  ground-truth abundances, and
-* registers every card as a :class:`~hsframe.registry.DatasetSpec` through the
-  ``register_datasets`` hook, exactly like a plugin would.
+  ground-truth abundances, a frame series (:func:`load_frame_series`) or a labeled volume
+  (:func:`load_labeled_volume`), and
+* registers every card as a :class:`~hsframe.registry.DatasetSpec` of the card's kind, with the
+  card's ``defaults`` (dotted config keys), through the ``register_datasets`` hook, exactly like a
+  plugin would.
 
-Nothing here imports torch; readers (scipy, h5py, ...) are imported only when a scene is loaded.
+Nothing here imports torch; readers (scipy, h5py, nibabel, ...) are imported only when a dataset is loaded.
 """
 from __future__ import annotations
 
@@ -32,10 +38,12 @@ from hsframe.errors import HsframeError
 from hsframe.hookspecs import hookimpl
 from hsframe.registry import DATA_KINDS, DatasetSpec
 
-if TYPE_CHECKING:  # numpy and the Scene are only needed once a dataset is loaded
+if TYPE_CHECKING:  # numpy and the data classes are only needed once a dataset is loaded
     import numpy as np
 
     from hsframe.data.scene import Scene
+    from hsframe.data.series import FrameSeries
+    from hsframe.data.volumes import LabeledVolume
 
 CARDS_ENV = "HSFRAME_CARDS"
 DATA_ENV = "HSFRAME_DATA"
@@ -45,6 +53,11 @@ CARD_SUFFIXES = (".yaml", ".yml")
 # benchmarks' (bands, pixels) matrix whose pixels run in Fortran (column-major) or C order.
 CubeLayout = Literal["auto", "HWB", "BHW", "bands_x_pixels_F", "bands_x_pixels_C"]
 PIXEL_LAYOUTS = ("bands_x_pixels_F", "bands_x_pixels_C")
+
+# What each kind's ``shape`` means, as loaded. Series and volumes may omit the channel axis
+# (a 3-number shape means one channel: (T, H, W) -> (T, H, W, 1), (D, H, W) -> (1, D, H, W)).
+SHAPE_AXES = {"hsi": ("H", "W", "B"), "sequence": ("T", "H", "W", "C"), "volume": ("C", "D", "H", "W")}
+ZeroLabel = Literal["unlabeled", "class"]
 
 _HEX = {"md5": 32, "sha256": 64, "git_sha1": 40}
 CHECKSUM_KINDS = tuple(_HEX)
@@ -107,6 +120,14 @@ class CubeSource(_Strict):
     scale: float | None = Field(None, gt=0, description="multiply stored values by this (e.g. 1e-4)")
 
 
+class DataSource(_Strict):
+    """Sequence and volume cards: where the frames ``(T, H, W[, C])`` or the volume are."""
+
+    file: str
+    key: str | None = Field(None, description="array name in a .mat/.h5/.npz; None = the only array that fits")
+    scale: float | None = Field(None, gt=0, description="multiply stored values by this (e.g. 1e-4)")
+
+
 class LabelSource(_Strict):
     """Where the labels are: a class-id map, or ground-truth abundances turned into labels."""
 
@@ -116,11 +137,32 @@ class LabelSource(_Strict):
     purity_threshold: float | None = Field(
         None, gt=0, le=1, description="abundances only: pixels whose largest abundance is below it are unlabeled"
     )
+    remap: dict[int, int] | None = Field(
+        None, description="sequence/volume: stored value -> class id (1..K); stored values not in it are unlabeled (0)"
+    )
+    zero_label: ZeroLabel = Field(
+        "unlabeled", description="sequence/volume: 'class' makes stored 0 a class of its own (class_names[0]), ids shift by 1"
+    )
+
+    @field_validator("remap")
+    @classmethod
+    def _remap(cls, v: dict[int, int] | None) -> dict[int, int] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("is empty; map each stored label value to a class id, e.g. {1: 1, 8: 5}, or leave it out")
+        bad = {k: c for k, c in v.items() if c < 0}
+        if bad:
+            raise ValueError(f"maps to negative class ids {bad}; class ids are 1..K (0 = unlabeled)")
+        return v
 
     @model_validator(mode="after")
     def _threshold_needs_abundances(self) -> "LabelSource":
         if self.purity_threshold is not None and self.encoding != "abundances":
             raise ValueError("purity_threshold only applies to encoding: abundances")
+        if self.remap is not None and self.zero_label == "class":
+            raise ValueError("remap and zero_label: class cannot be combined; give stored 0 its own class id in remap "
+                             "instead (e.g. {0: 1, 1: 2})")
         return self
 
 
@@ -136,14 +178,22 @@ class DatasetCard(_Strict):
     kind: str = "hsi"
     sensor: str | None = None
     wavelength_range_nm: tuple[float, float] | None = None
-    shape: tuple[int, int, int] = Field(description="(H, W, B) of the cube as loaded")
+    shape: tuple[int, ...] = Field(
+        min_length=3, max_length=4,
+        description="as loaded: hsi (H, W, B); sequence (T, H, W, C) or (T, H, W); volume (C, D, H, W) or (D, H, W)",
+    )
     files: list[FileEntry] = Field(min_length=1)
-    cube: CubeSource
+    cube: CubeSource | None = Field(None, description="hsi: the cube")
+    data: DataSource | None = Field(None, description="sequence/volume: the frames or the volume")
     labels: LabelSource
+    timestamps: str | None = Field(None, description="sequence: one of the files, a JSON list of T dates")
     num_classes: int = Field(ge=1)
     class_names: list[str]
     palette: list[RGB]
-    rgb_bands: RGB
+    rgb_bands: RGB | None = Field(None, description="hsi: 0-based bands of a false-colour preview")
+    defaults: dict[str, Any] = Field(
+        default_factory=dict, description="dotted config keys the dataset needs, e.g. {data.window: 16}"
+    )
     ignored_label: int = 0
     citation: str
     license: str
@@ -164,9 +214,28 @@ class DatasetCard(_Strict):
 
     @field_validator("shape")
     @classmethod
-    def _shape(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+    def _shape(cls, v: tuple[int, ...], info: Any) -> tuple[int, ...]:
+        kind = info.data.get("kind")  # absent when the kind itself is invalid (reported on its own)
+        if kind == "hsi" and len(v) != 3:
+            raise ValueError(f"kind hsi needs 3 numbers (H, W, B), got {list(v)}")
+        axes = ", ".join(SHAPE_AXES.get(kind, ("H", "W", "B")))
         if min(v) < 1:
-            raise ValueError(f"(H, W, B) must all be >= 1, got {list(v)}")
+            raise ValueError(f"({axes}) must all be >= 1, got {list(v)}")
+        return v
+
+    @field_validator("defaults")
+    @classmethod
+    def _defaults(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # The same keys and values a config file takes, checked the same way (unknown key -> nearest one).
+        from hsframe.config import resolve
+
+        undotted = [k for k in v if not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+", str(k))]
+        if undotted:
+            raise ValueError(f"keys must be dotted config keys such as data.window, got {undotted}")
+        try:
+            resolve([("dataset card defaults", v)])
+        except HsframeError as exc:
+            raise ValueError(str(exc)) from None
         return v
 
     @field_validator("palette")
@@ -206,15 +275,19 @@ class DatasetCard(_Strict):
             raise ValueError("class_names must be distinct")
         if len(self.palette) != k:
             raise ValueError(f"num_classes is {k} but palette has {len(self.palette)} colours (one per class)")
-        bands = self.shape[2]
-        if not all(0 <= b < bands for b in self.rgb_bands):
-            raise ValueError(f"rgb_bands {list(self.rgb_bands)} must be 0-based band indices below {bands}")
+        if self.kind == "hsi":
+            self._check_hsi()
+        else:
+            self._check_series_or_volume()
         names = [f.name for f in self.files]
         if len(set(names)) != len(names):
             raise ValueError(f"files lists a name twice: {names}")
-        for what, src in (("cube", self.cube), ("labels", self.labels)):
-            if src.file not in names:
+        sources = [("cube", self.cube), ("data", self.data), ("labels", self.labels)]
+        for what, src in sources:
+            if src is not None and src.file not in names:
                 raise ValueError(f"{what}.file {src.file!r} is not one of the files: {names}")
+        if self.timestamps is not None and self.timestamps not in names:
+            raise ValueError(f"timestamps {self.timestamps!r} is not one of the files: {names}")
         if self.manual_download and not (self.download_instructions or "").strip():
             raise ValueError("manual_download: true needs download_instructions (where and how to get the files)")
         if not self.manual_download:
@@ -227,6 +300,52 @@ class DatasetCard(_Strict):
             raise ValueError("wavelength_range_nm must be [first, last] with first < last")
         return self
 
+    def _check_hsi(self) -> None:
+        if self.cube is None:
+            raise ValueError("kind hsi needs cube: {file, key, layout} (where the cube is)")
+        if self.data is not None:
+            raise ValueError("data only applies to kind sequence or volume; a hyperspectral card names its cube in cube")
+        if self.rgb_bands is None:
+            raise ValueError("kind hsi needs rgb_bands: three 0-based band indices for a false-colour preview")
+        bands = self.shape[2]
+        if not all(0 <= b < bands for b in self.rgb_bands):
+            raise ValueError(f"rgb_bands {list(self.rgb_bands)} must be 0-based band indices below {bands}")
+        if self.labels.remap is not None or self.labels.zero_label != "unlabeled":
+            which = "remap" if self.labels.remap is not None else "zero_label"
+            raise ValueError(f"labels.{which} only applies to kind sequence or volume; a hyperspectral label map "
+                             "stores 0 = unlabeled and classes 1..K")
+        if self.timestamps is not None:
+            raise ValueError("timestamps only applies to kind sequence")
+
+    def _check_series_or_volume(self) -> None:
+        kind = self.kind
+        if self.data is None:
+            what = "frames (T, H, W[, C])" if kind == "sequence" else "volume"
+            raise ValueError(f"kind {kind} needs data: {{file, key}} (where the {what} are)")
+        if self.cube is not None:
+            raise ValueError(f"cube only applies to kind hsi; a {kind} card names its data file in data: {{file, key}}")
+        if self.rgb_bands is not None:
+            raise ValueError(f"rgb_bands only applies to kind hsi, not {kind}")
+        if self.labels.encoding != "class_ids":
+            raise ValueError(f"labels.encoding: abundances only applies to kind hsi, not {kind}")
+        if self.timestamps is not None and kind != "sequence":
+            raise ValueError(f"timestamps only applies to kind sequence, not {kind}")
+        k = self.num_classes
+        remap = self.labels.remap
+        if remap is not None:
+            over = {s: c for s, c in remap.items() if c > k}
+            if over:
+                raise ValueError(f"labels.remap maps to class ids above num_classes {k}: {over}; "
+                                 f"class ids are 1..{k} (0 = unlabeled)")
+            unused = sorted(set(range(1, k + 1)) - set(remap.values()))
+            if unused:
+                raise ValueError(f"labels.remap never maps to class ids {unused}, so class_names "
+                                 f"{[self.class_names[i - 1] for i in unused]} would never occur; map a stored value "
+                                 "to each class id 1..K or drop those classes")
+        elif self.labels.zero_label == "class" and k < 2:
+            raise ValueError("labels.zero_label: class makes stored 0 class 1 (class_names[0]); list at least one more "
+                             "class for the stored non-zero values")
+
     # ------------------------------------------------------------------ convenience
 
     @property
@@ -237,6 +356,32 @@ class DatasetCard(_Strict):
     @property
     def folder_name(self) -> str:
         return self.data_folder or self.name
+
+    @property
+    def shape_axes(self) -> tuple[str, ...]:
+        """Names of the loaded shape's axes: ``("H", "W", "B")``, ``("T", "H", "W", "C")`` or ``("C", "D", "H", "W")``."""
+        return SHAPE_AXES[self.kind]
+
+    @property
+    def loaded_shape(self) -> tuple[int, ...]:
+        """The shape the loaded array has: ``shape``, with the single channel added to a 3-number series/volume shape."""
+        if self.kind == "sequence" and len(self.shape) == 3:
+            return (*self.shape, 1)
+        if self.kind == "volume" and len(self.shape) == 3:
+            return (1, *self.shape)
+        return tuple(self.shape)
+
+    @property
+    def shape_text(self) -> str:
+        """``145x145x200 (HxWxB)``, ``68x101x100x1 (TxHxWxC)``, ``1x33x41x25 (CxDxHxW)``: for listings."""
+        return f"{'x'.join(map(str, self.loaded_shape))} ({'x'.join(self.shape_axes)})"
+
+    @property
+    def source_array(self) -> "CubeSource | DataSource":
+        """Where the data array is: ``cube`` (hsi) or ``data`` (sequence, volume)."""
+        src = self.cube if self.kind == "hsi" else self.data
+        assert src is not None  # guaranteed by validation
+        return src
 
     def file(self, name: str) -> FileEntry:
         return next(f for f in self.files if f.name == name)
@@ -347,7 +492,7 @@ def read_card(path: str | os.PathLike) -> DatasetCard:
         card = DatasetCard.model_validate(raw)
     except ValidationError as exc:
         raise HsframeError(_format_validation(path, exc)) from None
-    if card.name != path.stem:
+    if _file_key(card.name) != _file_key(path.stem):  # eolearn-ndvi may live in eolearn_ndvi.yaml
         raise HsframeError(
             f"dataset card {path}: field 'name' is {card.name!r} but the file is named {path.name}; "
             f"rename the file to {card.name}{path.suffix} or change the name."
@@ -356,11 +501,17 @@ def read_card(path: str | os.PathLike) -> DatasetCard:
     return card
 
 
+def _file_key(name: str) -> str:
+    """A card name as it must appear in its file name: ``-`` and ``_`` are the same there."""
+    return name.replace("-", "_")
+
+
 def scan_cards(dirs: list[Path] | None = None) -> tuple[dict[str, DatasetCard], list[str]]:
     """Every valid card by name, and one message per card (or folder) that could not be used.
 
-    Later folders win over earlier ones for the same name; within one folder a name is unique
-    because it must equal the file name.
+    Later folders win over earlier ones for the same name; within one folder a name must be unique
+    (it must equal the file name, so only ``a-b.yaml`` next to ``a_b.yaml``, or ``a.yaml`` next to
+    ``a.yml``, can clash: both are then refused).
     """
     cards: dict[str, DatasetCard] = {}
     problems: list[str] = []
@@ -368,13 +519,21 @@ def scan_cards(dirs: list[Path] | None = None) -> tuple[dict[str, DatasetCard], 
         if not folder.is_dir():
             problems.append(f"dataset card folder {folder} (from {CARDS_ENV}) does not exist; fix {CARDS_ENV}.")
             continue
+        here: dict[str, list[DatasetCard]] = {}
         for path in sorted(p for p in folder.iterdir() if p.suffix in CARD_SUFFIXES and p.is_file()):
             try:
                 card = read_card(path)
             except HsframeError as exc:
                 problems.append(str(exc))
                 continue
-            cards[card.name] = card
+            here.setdefault(card.name, []).append(card)
+        for name, same in here.items():
+            if len(same) > 1:
+                files = ", ".join(str(c.path) for c in same)
+                problems.append(f"dataset '{name}' is described by {len(same)} cards in {folder} ({files}); "
+                                "keep one of them.")
+                continue
+            cards[name] = same[0]
     return cards, problems
 
 
@@ -446,6 +605,11 @@ def load_scene(
     """
     if isinstance(card, str):
         card = get_card(card)
+    if card.kind != "hsi":
+        raise HsframeError(
+            f"dataset '{card.name}' is a {card.kind}, not a hyperspectral scene: open it with "
+            f"hsframe.data.catalog.load_dataset('{card.name}')."
+        )
     if purity_threshold is _CARD_DEFAULT:
         purity_threshold = card.labels.purity_threshold
     elif purity_threshold is not None and card.labels.encoding != "abundances":
@@ -458,6 +622,7 @@ def load_scene(
     if missing:
         raise HsframeError(missing_message(card, missing, root))
     folder = dataset_dir(card, root)
+    assert card.cube is not None  # kind hsi
     cube_path, labels_path = folder / card.cube.file, folder / card.labels.file
 
     if card.cube.layout in PIXEL_LAYOUTS or card.labels.encoding == "abundances":
@@ -568,32 +733,170 @@ def _check_scene(card: DatasetCard, scene: "Scene", cube_path: Path, labels_path
         )
 
 
+# --------------------------------------------------------------------------- loading series and volumes
+
+
+def load_dataset(card: DatasetCard | str, *, root: Path | None = None, **options: Any) -> "Scene | FrameSeries | LabeledVolume":
+    """Open a downloaded dataset of any kind: a Scene (hsi), a FrameSeries (sequence) or a LabeledVolume (volume).
+
+    ``options`` go to :func:`load_scene` (hsi: ``purity_threshold``); series and volumes take none.
+    """
+    if isinstance(card, str):
+        card = get_card(card)
+    if card.kind == "hsi":
+        return load_scene(card, root=root, **options)
+    if options:
+        raise HsframeError(
+            f"dataset '{card.name}' ({card.kind}) takes no loader options, got {sorted(options)}. "
+            "Remove them from data.dataset_options (or write a card of your own; see datasets/README.md)."
+        )
+    if card.kind == "sequence":
+        return load_frame_series(card, root=root)
+    return load_labeled_volume(card, root=root)
+
+
+def _files_of(card: DatasetCard | str, kind: str, root: Path | None) -> tuple[DatasetCard, Path]:
+    """The card (of ``kind``) and its folder, once every file is there."""
+    if isinstance(card, str):
+        card = get_card(card)
+    if card.kind != kind:
+        raise HsframeError(
+            f"dataset '{card.name}' is of kind {card.kind}, not {kind}: open it with "
+            f"hsframe.data.catalog.load_dataset('{card.name}')."
+        )
+    missing = missing_files(card, root)
+    if missing:
+        raise HsframeError(missing_message(card, missing, root))
+    return card, dataset_dir(card, root)
+
+
+def _reader_error(card: DatasetCard, exc: HsframeError) -> HsframeError:
+    where = f"card {card.path}" if card.path else "a card built in code"
+    msg = f"dataset '{card.name}' ({where}): {exc}"
+    if any(opt in msg for opt in ("data.cube_key", "data.labels_key", "data.label_remap", "data.zero_label")):
+        msg += ("\n(In a card, data.cube_key is data.key, data.labels_key is labels.key, data.label_remap is "
+                "labels.remap and data.zero_label is labels.zero_label.)")
+    return HsframeError(msg)
+
+
+def _check_shape(card: DatasetCard, got: tuple[int, ...], path: Path) -> None:
+    want = card.loaded_shape
+    if tuple(got) != want:
+        axes = ", ".join(card.shape_axes)
+        raise HsframeError(
+            f"{path} gives {card.kind} data of shape ({axes}) {tuple(got)} but card {card.name} states {want}. "
+            f"The file may be another version: delete it and run `hsframe datasets download {card.name} --force`, "
+            "or fix the card's shape (and data.key)."
+        )
+
+
+def load_frame_series(card: DatasetCard | str, *, root: Path | None = None) -> "FrameSeries":
+    """Open a downloaded ``kind: sequence`` dataset as a FrameSeries with the card's classes, palette and timestamps.
+
+    Raises:
+        HsframeError: files missing (what to download, and where to put it), unreadable, or frames
+            not of the card's shape ``(T, H, W, C)``.
+    """
+    import numpy as np
+
+    from hsframe.data.volume_readers import open_frame_series
+
+    card, folder = _files_of(card, "sequence", root)
+    assert card.data is not None
+    data_path = folder / card.data.file
+    try:
+        series = open_frame_series(
+            data_path,
+            folder / card.labels.file,
+            frames_key=card.data.key,
+            labels_key=card.labels.key,
+            class_names=card.class_names,
+            label_remap=card.labels.remap,
+            zero_label=card.labels.zero_label,
+            timestamps=folder / card.timestamps if card.timestamps else None,
+            name=card.name,
+        )
+    except HsframeError as exc:
+        raise _reader_error(card, exc) from None
+    _check_shape(card, series.frames.shape, data_path)
+    if card.data.scale is not None:
+        series.frames *= np.float32(card.data.scale)
+    series.class_names = list(card.class_names)
+    series.palette = [tuple(c) for c in card.palette]  # type: ignore[misc]
+    return series
+
+
+def load_labeled_volume(card: DatasetCard | str, *, root: Path | None = None) -> "LabeledVolume":
+    """Open a downloaded ``kind: volume`` dataset as a LabeledVolume with the card's classes and palette.
+
+    Raises:
+        HsframeError: files missing (what to download, and where to put it), unreadable (NIfTI
+            needs nibabel), or a volume not of the card's shape ``(C, D, H, W)``.
+    """
+    import numpy as np
+
+    from hsframe.data.volume_readers import open_labeled_volume
+
+    card, folder = _files_of(card, "volume", root)
+    assert card.data is not None
+    data_path = folder / card.data.file
+    try:
+        vol = open_labeled_volume(
+            data_path,
+            folder / card.labels.file,
+            volume_key=card.data.key,
+            labels_key=card.labels.key,
+            class_names=card.class_names,
+            label_remap=card.labels.remap,
+            zero_label=card.labels.zero_label,
+            name=card.name,
+        )
+    except HsframeError as exc:
+        raise _reader_error(card, exc) from None
+    _check_shape(card, vol.volume.shape, data_path)
+    if card.data.scale is not None:
+        vol.volume *= np.float32(card.data.scale)
+    vol.class_names = list(card.class_names)
+    vol.palette = [tuple(c) for c in card.palette]  # type: ignore[misc]
+    return vol
+
+
 # --------------------------------------------------------------------------- registration
 
 
 def _loader(card: DatasetCard):
-    def load(seed: int | None = None, **options: Any) -> "Scene":
-        """Load the dataset (``seed`` is unused: real data is fixed); options go to ``load_scene``."""
-        return load_scene(card, **options)
+    def load(seed: int | None = None, **options: Any) -> "Scene | FrameSeries | LabeledVolume":
+        """Load the dataset (``seed`` is unused: real data is fixed); options go to ``load_dataset``."""
+        return load_dataset(card, **options)
 
     load.__name__ = f"load_{card.name}"
     return load
 
 
+def _shape_description(card: DatasetCard) -> str:
+    if card.kind == "sequence":
+        t, h, w, c = card.loaded_shape
+        return f"{t} frames of {h}x{w}x{c}"
+    if card.kind == "volume":
+        c, d, h, w = card.loaded_shape
+        return f"volume {d}x{h}x{w}, {c} channel{'s' if c != 1 else ''}"
+    return "x".join(map(str, card.shape))
+
+
 def dataset_specs(cards: dict[str, DatasetCard] | None = None) -> list[DatasetSpec]:
-    """One DatasetSpec per card."""
+    """One DatasetSpec per card, of the card's kind and with the card's defaults."""
     if cards is None:
         cards, _ = scan_cards()
     specs = []
     for card in cards.values():
-        h, w, b = card.shape
         how = "manual download" if card.manual_download else f"`hsframe datasets download {card.name}`"
         specs.append(
             DatasetSpec(
                 name=card.name,
                 load=_loader(card),
                 kind=card.kind,
-                description=f"{card.title} ({h}x{w}x{b}, {card.num_classes} classes; {how}).",
+                description=f"{card.title} ({_shape_description(card)}, {card.num_classes} classes; {how}).",
+                defaults=dict(card.defaults),
             )
         )
     return specs

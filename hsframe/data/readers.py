@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 
@@ -537,7 +537,21 @@ def _integer_valued(arr: _Array) -> bool:
 
 def _select_key(src: _Source, key: str | None, kind: str, path: Path) -> str:
     """The requested key, checked, or the only array that fits ``kind``."""
-    option = _KEY_OPTION[kind]
+    if kind == "cube":
+        return select_array(src, key, path, _KEY_OPTION[kind], lambda a: len(a.shape) == 3, "3-D array", "cube")
+    if kind == "labels":
+        return select_array(src, key, path, _KEY_OPTION[kind],
+                            lambda a: len(a.shape) >= 2 and _spatial_ndim(a.shape) == 2 and _integer_valued(a),
+                            "2-D integer-valued array", "labels")
+    return select_array(src, key, path, _KEY_OPTION[kind], lambda a: True, "array")
+
+
+def select_array(src: _Source, key: str | None, path: Path, option: str, fits: Callable[[_Array], bool], what: str,
+                 wanted: str = "one wanted") -> str:
+    """The named array (checked), or the only one that ``fits``; else an error naming ``option``.
+
+    ``what`` describes the arrays that fit (e.g. "3-D array"); ``wanted`` the array sought (e.g. "cube").
+    """
     if not src.arrays:
         raise HsframeError(f"{path} holds no numeric array. Check that it is the right file.")
     if not src.named:
@@ -550,22 +564,12 @@ def _select_key(src: _Source, key: str | None, kind: str, path: Path) -> str:
                 f"Set {option} to one of these."
             )
         return name
-    if kind == "cube":
-        fits = [k for k, a in src.arrays.items() if len(a.shape) == 3]
-        what = "3-D array"
-    elif kind == "labels":
-        fits = [k for k, a in src.arrays.items() if len(a.shape) >= 2 and _spatial_ndim(a.shape) == 2]
-        fits = [k for k in fits if _integer_valued(src.arrays[k])]
-        what = "2-D integer-valued array"
-    else:
-        fits = list(src.arrays)
-        what = "array"
-    if len(fits) == 1:
-        return fits[0]
-    found = "no" if not fits else f"{len(fits)}"
+    found = [k for k, a in src.arrays.items() if fits(a)]
+    if len(found) == 1:
+        return found[0]
     raise HsframeError(
-        f"cannot tell which array of {path} is the {kind if kind != 'raw' else 'one wanted'}: it holds {found} "
-        f"{what}{'s' if len(fits) != 1 else ''}. Arrays: {_describe(src.arrays)}. "
+        f"cannot tell which array of {path} is the {wanted}: it holds {len(found) or 'no'} "
+        f"{what}{'s' if len(found) != 1 else ''}. Arrays: {_describe(src.arrays)}. "
         f"Name the one to use with {option}."
     )
 

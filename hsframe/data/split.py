@@ -5,13 +5,15 @@ Three kinds:
 - ``stratified_split``: pixels drawn at random per class (the classic protocol; training and test
   pixels are neighbours, so overlapping patches leak test pixels into training inputs);
 - ``block_split``: whole spatial blocks go to one subset, with a margin of dropped training pixels
-  around the test pixels, so that no training patch window need contain a test pixel;
+  around the test pixels, so that no training patch window need contain a test pixel; it takes
+  1-D (sliding windows over a series), 2-D (a scene) and 3-D (a volume) label arrays alike;
 - ``fixed_split``: published train / test label maps (e.g. the disjoint Indian Pines or Pavia maps).
 
 See ``hsframe.data.leakage.leakage_report`` to measure how much a split leaks.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +24,10 @@ from hsframe.errors import HsframeError
 
 @dataclass(frozen=True)
 class Split:
-    """Flat pixel indices (``row * W + col``) of each subset; disjoint, sorted, int64.
+    """Flat indices of each subset; disjoint, sorted, int64.
+
+    The indices are C-order raveled indices of the label array (``np.ravel_multi_index``): ``row * W +
+    col`` for an ``(H, W)`` map, ``(d * H + row) * W + col`` for a ``(D, H, W)`` volume.
 
     ``dropped``: labeled pixels used in no subset (``block_split``'s margin around the test pixels).
     ``info``: extra integer facts about the split (e.g. ``fixed_split``'s check against the ground
@@ -163,68 +168,111 @@ def _greedy_sides(
     return side
 
 
+def per_axis(
+    value: int | Sequence[int], ndim: int, name: str, minimum: int, odd: bool = False, unit: str = ""
+) -> tuple[int, ...]:
+    """One whole number per axis from an int (same on every axis) or a sequence of ``ndim`` ints.
+
+    ``name`` (e.g. "split.margin") and ``unit`` (e.g. " of pixels") word the error; ``odd`` also
+    refuses even values (patch sizes, so that the sample sits at the window's centre).
+    """
+    scalar = np.ndim(value) == 0
+    values = (value,) * ndim if scalar else tuple(np.asarray(value).tolist())
+    kind = f"{'an odd' if odd else 'a'} whole number{unit} >= {minimum}"
+    if not scalar and len(values) != ndim:
+        raise HsframeError(f"{name} must be {kind}, or a list of {ndim} such (one per axis), got {value}")
+
+    def ok(v: object) -> bool:
+        try:
+            return int(v) == v and v >= minimum and (not odd or int(v) % 2 == 1)  # type: ignore[call-overload, operator]
+        except (TypeError, ValueError):
+            return False
+
+    if not all(ok(v) for v in values):
+        raise HsframeError(f"{name} must be {kind}" + ("" if scalar else " on every axis") + f", got {value}")
+    return tuple(int(v) for v in values)
+
+
+def _words(ndim: int) -> tuple[str, str]:
+    """``(item, unit)`` naming a labeled element in messages: 2-D keeps its historic "pixel" / "px"."""
+    return ("pixel", "px") if ndim == 2 else ("sample", "samples")
+
+
+def _axes(values: tuple[int, ...], collapse: bool = True) -> str:
+    """``"3"`` when every axis has the same value (and ``collapse``), else ``"2 x 3 x 3"``."""
+    if collapse and len(set(values)) == 1:
+        return str(values[0])
+    return " x ".join(str(v) for v in values)
+
+
 def block_split(
     labels: np.ndarray,
     class_names: list[str],
     seed: int,
-    block_size: int,
-    margin: int,
+    block_size: int | Sequence[int],
+    margin: int | Sequence[int],
     train_fraction: float,
     val_fraction: float,
 ) -> Split:
-    """Spatially disjoint split: whole ``block_size x block_size`` blocks go to train, val or test.
+    """Spatially disjoint split: whole blocks (grid cells) go to train, val or test.
 
     Args:
-        labels: ``(H, W)`` class ids, 0 = unlabeled, 1..len(class_names) = classes.
+        labels: class ids, 0 = unlabeled, 1..len(class_names) = classes, of shape ``(n,)`` (e.g.
+            sliding windows over a time series), ``(H, W)`` (a scene) or ``(D, H, W)`` (a volume).
+            The returned indices are C-order raveled indices of ``labels``.
         class_names: names of classes 1..K (used in messages).
         seed: seeds the order in which blocks are visited (same seed, same split).
-        block_size: side of the square blocks, in pixels; the grid starts at pixel (0, 0).
-        margin: training and validation pixels whose Chebyshev distance to any test pixel is
-            ``<= margin`` are dropped (used in no subset, counted in ``Split.dropped``). With
-            ``margin >= patch_size // 2`` no training or validation patch window contains a test pixel.
-        train_fraction: wanted share of each class's labeled pixels in the training blocks
+        block_size: side of the blocks along each axis: an int (cubes / squares) or one value per
+            axis; the grid starts at index 0 on every axis.
+        margin: training and validation samples lying within ``margin[a]`` of some test sample on
+            every axis ``a`` (inside the box dilation of the test samples) are dropped (used in no
+            subset, counted in ``Split.dropped``). An int or one value per axis. With
+            ``margin[a] >= patch_size[a] // 2`` on every axis no training or validation patch
+            window contains a test sample (for 1-D windows overlapping when ``|i - j| <= r``: r).
+        train_fraction: wanted share of each class's labeled samples in the training blocks
             (train + validation, as in ``stratified_split``), before the margin is dropped.
-        val_fraction: wanted share of each class's training-block pixels moved, as whole blocks,
+        val_fraction: wanted share of each class's training-block samples moved, as whole blocks,
             to validation.
 
     Blocks are stratified as far as whole blocks allow: rarest class first, its undecided blocks
     are visited in a seeded random order and a block joins the training side when that brings the
-    class's training pixel count closer to ``train_fraction`` of the class (the same greedy then
-    picks validation blocks among the training blocks, counting only pixels that survive the
-    margin). Every class keeps at least one training and one test pixel, or the split is refused
+    class's training count closer to ``train_fraction`` of the class (the same greedy then
+    picks validation blocks among the training blocks, counting only samples that survive the
+    margin). Every class keeps at least one training and one test sample, or the split is refused
     with the class named.
 
     The margin is applied after the blocks are chosen. When it would take a class's last training
-    pixel, the test blocks within ``margin`` of one pixel of that class move to the training side
-    (see ``_margin_repair``); when no such move leaves every class a test pixel, the split is
-    refused. Large margins on small blocks drop most training pixels: keep ``block_size`` well
+    sample, the test blocks within ``margin`` of one sample of that class move to the training side
+    (see ``_margin_repair``); when no such move leaves every class a test sample, the split is
+    refused. Large margins on small blocks drop most training samples: keep ``block_size`` well
     above ``margin`` (``Split.dropped`` and the description say how many were lost).
 
     Returns:
         A ``Split`` with ``dropped`` set; its ``info`` holds ``blocks`` (blocks holding labeled
-        pixels), ``train_blocks`` / ``val_blocks`` / ``test_blocks`` and ``margin_repairs``.
+        samples), ``train_blocks`` / ``val_blocks`` / ``test_blocks`` and ``margin_repairs``.
     """
     _check_fraction("split.train_fraction", train_fraction)
     _check_fraction("split.val_fraction", val_fraction)
-    if int(block_size) != block_size or block_size < 1:
-        raise HsframeError(f"split.block_size must be a whole number of pixels >= 1, got {block_size}")
-    if int(margin) != margin or margin < 0:
-        raise HsframeError(f"split.margin must be a whole number of pixels >= 0, got {margin}")
-    block_size, margin = int(block_size), int(margin)
     labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise HsframeError(f"the label map must be 2-D (H, W), got shape {labels.shape}")
-    h, w = labels.shape
+    if labels.ndim not in (1, 2, 3):
+        raise HsframeError(
+            f"the label array must be 1-D (n,), 2-D (H, W) or 3-D (D, H, W), got shape {labels.shape}"
+        )
+    shape = labels.shape
+    item, unit = _words(labels.ndim)
+    of_unit = " of pixels" if labels.ndim == 2 else ""
+    blocks = per_axis(block_size, labels.ndim, "split.block_size", 1, unit=of_unit)
+    margins = per_axis(margin, labels.ndim, "split.margin", 0, unit=of_unit)
     n_cls = len(class_names)
     flat = labels.reshape(-1).astype(np.int64)
     _check_class_ids(flat, n_cls, "label map")
     lab = np.flatnonzero(flat > 0)
     if len(lab) == 0:
-        raise HsframeError("the label map has no labeled pixel (all zeros): nothing to train on")
-    rows, cols = lab // w, lab % w
-    n_bc = -(-w // block_size)
-    n_blocks = -(-h // block_size) * n_bc
-    bid = (rows // block_size) * n_bc + cols // block_size  # block of each labeled pixel
+        raise HsframeError(f"the label map has no labeled {item} (all zeros): nothing to train on")
+    grid = tuple(-(-n // b) for n, b in zip(shape, blocks))  # blocks along each axis
+    n_blocks = int(np.prod(grid))
+    coords = np.unravel_index(lab, shape)
+    bid = np.ravel_multi_index(tuple(c // b for c, b in zip(coords, blocks)), grid)  # block of each labeled sample
     cls = flat[lab] - 1
     counts = np.bincount(bid * n_cls + cls, minlength=n_blocks * n_cls).reshape(n_blocks, n_cls)
     totals = counts.sum(0)
@@ -236,19 +284,19 @@ def block_split(
         mine = counts[:, k] > 0
         if counts[mine & (fit == 1), k].sum() == 0 or counts[mine & (fit == 0), k].sum() == 0:
             raise HsframeError(
-                f"class {k + 1} '{class_names[k]}' ({totals[k]} labeled px in {int(mine.sum())} block(s) of "
-                f"{block_size} x {block_size} px) cannot get both a training and a test pixel from whole "
+                f"class {k + 1} '{class_names[k]}' ({totals[k]} labeled {unit} in {int(mine.sum())} block(s) of "
+                f"{_axes(blocks, collapse=False)} {unit}) cannot get both a training and a test {item} from whole "
                 f"blocks: use a smaller split.block_size"
             )
-    # Margin: fit pixels within `margin` of a test pixel are dropped. When that would leave a class
-    # without any training pixel, grow the fit side around one of its blocks (see _margin_repair).
-    near_test = _near(lab, bid, fit, h, w, margin)
-    surviving = (fit[bid] == 1) & ~near_test  # per labeled pixel
+    # Margin: fit samples within `margin` of a test sample are dropped. When that would leave a class
+    # without any training sample, grow the fit side around one of its blocks (see _margin_repair).
+    near_test = _near(lab, bid, fit, shape, margins)
+    surviving = (fit[bid] == 1) & ~near_test  # per labeled sample
     repairs = 0
-    if margin > 0:
-        fit, near_test, repairs = _margin_repair(fit, near_test, counts, lab, bid, cls, (h, w), margin, class_names)
+    if any(margins):
+        fit, near_test, repairs = _margin_repair(fit, near_test, counts, lab, bid, cls, shape, margins, class_names)
         surviving = (fit[bid] == 1) & ~near_test
-    # Validation blocks among the fit blocks, balanced on the pixels that survive the margin.
+    # Validation blocks among the fit blocks, balanced on the samples that survive the margin.
     surv_counts = np.bincount(
         bid[surviving] * n_cls + cls[surviving], minlength=n_blocks * n_cls
     ).reshape(n_blocks, n_cls)
@@ -262,8 +310,8 @@ def block_split(
     dropped = int((subset == -1).sum())
     if len(val_idx) == 0:
         why = (
-            f" ({dropped} training/validation px lay within the {margin} px margin of the test pixels: "
-            f"use a split.block_size well above the margin)" if dropped else ""
+            f" ({dropped} training/validation {unit} lay within the {_axes(margins)} {unit} margin of the test "
+            f"{item}s: use a split.block_size well above the margin)" if dropped else ""
         )
         raise HsframeError(
             f"the validation subset is empty{why}: raise split.val_fraction or split.train_fraction "
@@ -278,23 +326,28 @@ def block_split(
         "margin_repairs": repairs,
     }
     desc = (
-        f"spatial blocks of {block_size} x {block_size} px ({info['train_blocks']} train / {info['val_blocks']} val / "
-        f"{info['test_blocks']} test blocks): train {train_fraction:g} of each class as blocks allow, "
-        f"val {val_fraction:g} of train, margin {margin} px ({dropped} train/val px dropped"
+        f"spatial blocks of {_axes(blocks, collapse=False)} {unit} ({info['train_blocks']} train / "
+        f"{info['val_blocks']} val / {info['test_blocks']} test blocks): train {train_fraction:g} of each class "
+        f"as blocks allow, val {val_fraction:g} of train, margin {_axes(margins)} {unit} ({dropped} train/val "
+        f"{unit} dropped"
         + (f", {repairs} class(es) given a margin-free training area" if repairs else "")
         + f"), seed {seed}"
     )
     return Split(parts[0], parts[1], parts[2], desc, dropped=dropped, info=info)
 
 
-def _near(lab: np.ndarray, bid: np.ndarray, fit: np.ndarray, h: int, w: int, margin: int) -> np.ndarray:
-    """For each labeled pixel ``lab`` (flat indices), whether a test pixel lies within Chebyshev ``margin``."""
-    if margin <= 0:
-        return np.zeros(len(lab), bool)  # subsets are disjoint: no test pixel at distance 0 of a fit one
-    test_mask = np.zeros(h * w, bool)
+def _near(
+    lab: np.ndarray, bid: np.ndarray, fit: np.ndarray, shape: tuple[int, ...], margin: tuple[int, ...]
+) -> np.ndarray:
+    """``(N,)`` bool: for each labeled sample ``lab`` (flat indices into ``shape``), whether a test
+    sample lies within ``margin[a]`` of it along every axis ``a``."""
+    if not any(margin):
+        return np.zeros(len(lab), bool)  # subsets are disjoint: no test sample at distance 0 of a fit one
+    test_mask = np.zeros(int(np.prod(shape)), bool)
     test_mask[lab[fit[bid] == 0]] = True
-    # Dilating by a (2m+1)^2 square marks every pixel within Chebyshev distance m of a test pixel.
-    near = ndimage.maximum_filter(test_mask.reshape(h, w), size=2 * margin + 1, mode="constant", cval=0)
+    # Dilating by a box of sides 2m+1 marks every sample within per-axis distance m of a test sample.
+    size = tuple(2 * m + 1 for m in margin)
+    near = ndimage.maximum_filter(test_mask.reshape(shape), size=size, mode="constant", cval=0)
     return near.reshape(-1)[lab]
 
 
@@ -305,27 +358,28 @@ def _margin_repair(
     lab: np.ndarray,
     bid: np.ndarray,
     cls: np.ndarray,
-    shape: tuple[int, int],
-    margin: int,
+    shape: tuple[int, ...],
+    margin: tuple[int, ...],
     class_names: list[str],
     max_candidates: int = 400,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Give every class a training pixel that survives the margin, or refuse with the class named.
+    """Give every class a training sample that survives the margin, or refuse with the class named.
 
-    For a class left without one (rarest first), a pixel ``p`` of it is chosen and every test block
-    holding a labeled pixel within ``margin`` of ``p`` (``p``'s own block included) moves to the fit
-    side, so that ``p`` survives. Candidates that would take some class's last test pixel are
-    skipped; among the others the one moving the fewest test pixels wins. Moving blocks out of test
-    never removes another class's survivors, so earlier repairs stay valid.
+    For a class left without one (rarest first), a sample ``p`` of it is chosen and every test block
+    holding a labeled sample in the box of half-sides ``margin`` around ``p`` (``p``'s own block
+    included) moves to the fit side, so that ``p`` survives. Candidates that would take some class's
+    last test sample are skipped; among the others the one moving the fewest test samples wins.
+    Moving blocks out of test never removes another class's survivors, so earlier repairs stay valid.
 
     Args: ``fit`` ``(B,)`` block sides (1 fit, 0 test, -1 no label); ``near_test``, ``bid``, ``cls``
-    ``(N,)`` per labeled pixel ``lab``; ``counts`` ``(B, K)``. Returns the new ``fit``,
-    ``near_test`` and the number of repairs.
+    ``(N,)`` per labeled sample ``lab`` (flat indices into ``shape``); ``counts`` ``(B, K)``;
+    ``margin`` one half-side per axis. Returns the new ``fit``, ``near_test`` and the number of repairs.
     """
-    h, w = shape
-    block_img = np.full(h * w, -1, np.int64)
+    item, unit = _words(len(shape))
+    block_img = np.full(int(np.prod(shape)), -1, np.int64)
     block_img[lab] = bid
-    padded = np.pad(block_img.reshape(h, w), margin, constant_values=-1)
+    # Padding by the margin lets every window be one plain slice, even at the border.
+    padded = np.pad(block_img.reshape(shape), [(m, m) for m in margin], constant_values=-1)
     totals = counts.sum(0)
     repairs = 0
     for k in np.argsort(totals, kind="stable"):
@@ -335,21 +389,24 @@ def _margin_repair(
         cands = lab[cls == k]
         cands = cands[:: -(-len(cands) // max_candidates)]  # evenly thinned: deterministic, bounded cost
         best: tuple[int, np.ndarray] | None = None
-        for r, c in zip(*np.divmod(cands, w)):
-            window = padded[r : r + 2 * margin + 1, c : c + 2 * margin + 1]
+        for point in zip(*np.unravel_index(cands, shape)):
+            window = padded[tuple(slice(c, c + 2 * m + 1) for c, m in zip(point, margin))]
             blocks = np.unique(window[window >= 0])
             moved = blocks[fit[blocks] == 0]
             if ((test_counts > 0) & (test_counts - counts[moved].sum(0) == 0)).any():
-                continue  # some class would lose its last test pixel
+                continue  # some class would lose its last test sample
             cost = int(counts[moved].sum())
             if best is None or cost < best[0]:
                 best = (cost, moved)
         if best is None:
-            r, c = np.divmod(lab[cls == k], w)
-            diameter = int(max(r.max() - r.min(), c.max() - c.min()))
-            if diameter <= margin:
+            coords = np.unravel_index(lab[cls == k], shape)
+            extent = tuple(int(c.max() - c.min()) for c in coords)
+            # Every pair of the class's samples lies within the margin on every axis: none can be
+            # trained on while another is tested, whatever the blocks.
+            if all(e <= m for e, m in zip(extent, margin)):
+                spread = str(max(extent)) if len(set(margin)) == 1 else " x ".join(map(str, extent))
                 hint = (
-                    f"its pixels all lie within {diameter} px of each other, so with this margin no pixel of it "
+                    f"its {item}s all lie within {spread} {unit} of each other, so with this margin no {item} of it "
                     f"can be trained on while another is tested: use a smaller patch size / split.margin, "
                     f"or leave the class out (map it to 0)"
                 )
@@ -359,12 +416,12 @@ def _margin_repair(
                     "or leave the class out (map it to 0)"
                 )
             raise HsframeError(
-                f"class {k + 1} '{class_names[k]}' keeps no training pixel once the pixels within {margin} px "
-                f"of the test pixels are dropped: {hint}"
+                f"class {k + 1} '{class_names[k]}' keeps no training {item} once the {item}s within "
+                f"{_axes(margin)} {unit} of the test {item}s are dropped: {hint}"
             )
         fit = fit.copy()
         fit[best[1]] = 1
-        near_test = _near(lab, bid, fit, h, w, margin)
+        near_test = _near(lab, bid, fit, shape, margin)
         repairs += 1
     return fit, near_test, repairs
 
