@@ -1,4 +1,4 @@
-"""One run, end to end: config -> scene -> split -> features -> model -> metrics -> MLflow.
+"""One run, end to end: config -> data (scene, volumes, series) -> split -> features -> model -> metrics -> MLflow.
 
 Data flows one way; everything that can be checked without training is checked before the MLflow
 run starts, so bad input costs nothing and leaves no run behind.
@@ -184,7 +184,7 @@ class RunSummary:
         return json.dumps(self.__dict__, indent=2, default=str)
 
 
-def load_scene(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> "Scene | SampleTask":
+def load_data(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> "Scene | SampleTask":
     """The run's data, checked against the config and the model's data kinds (no run started yet).
 
     A hyperspectral :class:`Scene` comes back as is; volumes and series come back as a
@@ -235,11 +235,11 @@ def prepare(cfg: RunConfig, data: "Scene | SampleTask") -> Prepared:
 
 
 def execute(cfg: RunConfig, plugins: Plugins, settings: TrackingSettings, console: Console,
-            scene: "Scene | SampleTask | None" = None) -> RunSummary:
-    """One tracked run. ``scene``: data already loaded and checked by the caller (repeated seeds)."""
+            data: "Scene | SampleTask | None" = None) -> RunSummary:
+    """One tracked run. ``data``: already loaded and checked by the caller (repeated seeds)."""
     started = time.perf_counter()
     spec = plugins.model(cfg.plugin)
-    data = load_scene(cfg, plugins, spec) if scene is None else scene
+    data = load_data(cfg, plugins, spec) if data is None else data
     prep = prepare(cfg, data)
     split, leakage = prep.split, prep.leakage
     check_store(settings)
@@ -318,19 +318,19 @@ def execute_seeds(cfg: RunConfig, seeds: list[int], plugins: Plugins, settings: 
         raise HsframeError(f"--seeds needs distinct seeds, got {seeds}")
     spec = plugins.model(cfg.plugin)
     # Load and check once, before the parent run exists: bad input must leave no run behind.
-    scene = load_scene(cfg, plugins, spec)
-    prepare(cfg.model_copy(update={"seed": seeds[0]}), scene)
+    data = load_data(cfg, plugins, spec)
+    prepare(cfg.model_copy(update={"seed": seeds[0]}), data)
     check_store(settings)
-    name = cfg.run_name or f"{spec.name}-{scene.name}-seeds{','.join(map(str, seeds))}"
-    tags = {"hsframe_version": __version__, "plugin": spec.name, "dataset": scene.name, "hsframe.seeds": "parent"}
+    name = cfg.run_name or f"{spec.name}-{data.name}-seeds{','.join(map(str, seeds))}"
+    tags = {"hsframe_version": __version__, "plugin": spec.name, "dataset": data.name, "hsframe.seeds": "parent"}
     with tracked_run(settings, cfg.experiment, name, tags) as parent:
         mlflow.log_params({"plugin": spec.name, "plugin_package": spec.package, "plugin_version": spec.version,
-                           "dataset": scene.name, "seeds": ",".join(map(str, seeds)), "n_seeds": len(seeds),
+                           "dataset": data.name, "seeds": ",".join(map(str, seeds)), "n_seeds": len(seeds),
                            **{f"cfg.{k}": v for k, v in flatten(cfg.model_dump(exclude={"seed"})).items()}})
         runs = []
         for seed in seeds:
             console.rule(f"seed {seed}")
-            runs.append(execute(cfg.model_copy(update={"seed": seed, "run_name": None}), plugins, settings, console, scene))
+            runs.append(execute(cfg.model_copy(update={"seed": seed, "run_name": None}), plugins, settings, console, data))
         values = {m: np.array([r.metrics[m] for r in runs]) for m in SEED_METRICS}
         mean = {m: float(v.mean()) for m, v in values.items()}
         std = {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in values.items()}
@@ -561,7 +561,8 @@ def _log_task_outputs(task: "SampleTask", split: Split, index: np.ndarray, pred:
             metrics["test_oa_pixel_vote"] = vote_oa
             mlflow.log_metric("test_oa_pixel_vote", vote_oa)
             png, npy = write_classification_map(tmp, task.split_labels, vote_map.reshape(task.split_labels.shape),
-                                                task.class_names, task.data.palette, f"{title} (vote over windows)")
+                                                task.class_names, task.data.palette,
+                                                f"{spec.name} on {task.name}: vote over windows, test OA {vote_oa:.4f}")
             mlflow.log_artifact(str(png), "figures")
             mlflow.log_artifact(str(npy), "predictions")
         elif task.layout == "dense":

@@ -29,7 +29,7 @@ def test_every_config_resolves_with_the_datasets_protocol(model, dataset):
 def test_the_one_command_runs_and_prints_the_table(tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = subprocess.run(
-        [sys.executable, str(TEMPORAL / "run.py"), "--models", "td_conv2d,r2plus1d", "--datasets", "synthetic-sequences",
+        [sys.executable, str(TEMPORAL / "run.py"), "--models", "td_conv2d,r2plus1d", "--protocols", "synthetic-sequences",
          "--seeds", "0,1", "--tracking-uri", store, "--set", "train.epochs=1", "--set", "model.depth=2",
          "--set", "data.dataset_options={segments: 48}"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
@@ -38,3 +38,8 @@ def test_the_one_command_runs_and_prints_the_table(tmp_path):
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "synthetic-sequences" in line]
     assert len(rows) == 2 and {"td_conv2d", "r2plus1d"} == {r.split("|")[1].strip() for r in rows}
     assert all("±" in r for r in rows)  # two seeds: mean ± std
+
+
+def test_an_unknown_protocol_is_refused():
+    out = subprocess.run([sys.executable, str(TEMPORAL / "run.py"), "--protocols", "nope"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "unknown protocol(s) nope; choose from synthetic-sequences, eolearn-ndvi" in out.stderr

@@ -797,33 +797,13 @@ def load_frame_series(card: DatasetCard | str, *, root: Path | None = None) -> "
         HsframeError: files missing (what to download, and where to put it), unreadable, or frames
             not of the card's shape ``(T, H, W, C)``.
     """
-    import numpy as np
-
     from hsframe.data.volume_readers import open_frame_series
 
-    card, folder = _files_of(card, "sequence", root)
-    assert card.data is not None
-    data_path = folder / card.data.file
-    try:
-        series = open_frame_series(
-            data_path,
-            folder / card.labels.file,
-            frames_key=card.data.key,
-            labels_key=card.labels.key,
-            class_names=card.class_names,
-            label_remap=card.labels.remap,
-            zero_label=card.labels.zero_label,
-            timestamps=folder / card.timestamps if card.timestamps else None,
-            name=card.name,
-        )
-    except HsframeError as exc:
-        raise _reader_error(card, exc) from None
-    _check_shape(card, series.frames.shape, data_path)
-    if card.data.scale is not None:
-        series.frames *= np.float32(card.data.scale)
-    series.class_names = list(card.class_names)
-    series.palette = [tuple(c) for c in card.palette]  # type: ignore[misc]
-    return series
+    def open_series(card: DatasetCard, folder: Path, data_path: Path, **common: Any) -> "FrameSeries":
+        return open_frame_series(data_path, frames_key=card.data.key,
+                                 timestamps=folder / card.timestamps if card.timestamps else None, **common)
+
+    return _load_card_data(card, "sequence", root, open_series, "frames")
 
 
 def load_labeled_volume(card: DatasetCard | str, *, root: Path | None = None) -> "LabeledVolume":
@@ -833,32 +813,35 @@ def load_labeled_volume(card: DatasetCard | str, *, root: Path | None = None) ->
         HsframeError: files missing (what to download, and where to put it), unreadable (NIfTI
             needs nibabel), or a volume not of the card's shape ``(C, D, H, W)``.
     """
-    import numpy as np
-
     from hsframe.data.volume_readers import open_labeled_volume
 
-    card, folder = _files_of(card, "volume", root)
+    def open_volume(card: DatasetCard, folder: Path, data_path: Path, **common: Any) -> "LabeledVolume":
+        return open_labeled_volume(data_path, volume_key=card.data.key, **common)
+
+    return _load_card_data(card, "volume", root, open_volume, "volume")
+
+
+def _load_card_data(card: DatasetCard | str, kind: str, root: Path | None, opener: Any, array: str) -> Any:
+    """Shared by the sequence and volume loaders: open with the card's labels, check the shape,
+    scale the values, give the card's class names and palette. ``array``: the attribute holding the data."""
+    import numpy as np
+
+    card, folder = _files_of(card, kind, root)
     assert card.data is not None
     data_path = folder / card.data.file
     try:
-        vol = open_labeled_volume(
-            data_path,
-            folder / card.labels.file,
-            volume_key=card.data.key,
-            labels_key=card.labels.key,
-            class_names=card.class_names,
-            label_remap=card.labels.remap,
-            zero_label=card.labels.zero_label,
-            name=card.name,
-        )
+        loaded = opener(card, folder, data_path, labels=folder / card.labels.file, labels_key=card.labels.key,
+                        class_names=card.class_names, label_remap=card.labels.remap,
+                        zero_label=card.labels.zero_label, name=card.name)
     except HsframeError as exc:
         raise _reader_error(card, exc) from None
-    _check_shape(card, vol.volume.shape, data_path)
+    values = getattr(loaded, array)
+    _check_shape(card, values.shape, data_path)
     if card.data.scale is not None:
-        vol.volume *= np.float32(card.data.scale)
-    vol.class_names = list(card.class_names)
-    vol.palette = [tuple(c) for c in card.palette]  # type: ignore[misc]
-    return vol
+        values *= np.float32(card.data.scale)
+    loaded.class_names = list(card.class_names)
+    loaded.palette = [tuple(c) for c in card.palette]
+    return loaded
 
 
 # --------------------------------------------------------------------------- registration

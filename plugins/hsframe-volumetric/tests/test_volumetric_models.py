@@ -184,6 +184,18 @@ def test_td_conv2d_and_conv3d_133_are_the_same_function_in_training_too():
         assert (td.eval()(x) - c3.eval()(x)).abs().max() <= 1e-5
 
 
+def test_td_conv2d_and_conv3d_133_draw_the_same_initial_weights_from_one_seed():
+    """A (1,3,3) Conv3d has a 3x3 Conv2d's fan-in, so PyTorch's default init draws the same numbers:
+    with one seed the two start identical, which is why their runs agree seed by seed."""
+    weights = []
+    for cls in (TDConv2DNet, Conv3D133Net):
+        torch.manual_seed(3)
+        weights.append([t.reshape(-1) for t in cls(num_classes=4, width=8).state_dict().values()])
+    assert len(weights[0]) == len(weights[1])
+    for a, b in zip(*weights):
+        assert torch.equal(a, b)
+
+
 def test_r2plus1d_matches_the_parameters_of_a_full_3d_conv():
     assert [matched_mid_channels(1, 16), matched_mid_channels(16, 32), matched_mid_channels(32, 64)] == [7, 57, 115]
     model = R2Plus1DNet(num_classes=4)
