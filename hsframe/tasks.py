@@ -138,7 +138,7 @@ def split_task(cfg: RunConfig, task: SampleTask) -> tuple[Split, Split]:
         if s.train_fraction is None:
             raise HsframeError("split.method=blocks needs split.train_fraction")
         margin = tuple(w // 2 for w in task.window) if s.margin is None else s.margin
-        base = block_split(task.split_labels, names, cfg.seed, s.block_size, _scalar(margin), s.train_fraction, s.val_fraction)
+        base = block_split(task.split_labels, names, cfg.seed, s.block_size, margin, s.train_fraction, s.val_fraction)
     else:
         base = stratified_split(task.split_labels, names, cfg.seed, train_fraction=s.train_fraction,
                                 train_per_class=s.train_per_class, val_fraction=s.val_fraction)
@@ -153,13 +153,6 @@ def split_task(cfg: RunConfig, task: SampleTask) -> tuple[Split, Split]:
     samples = Split(expand(base.train), expand(base.val), expand(base.test),
                     f"{base.description}; every pixel brings its {task.repeats} windows", base.dropped, dict(base.info))
     return base, samples
-
-
-def _scalar(margin: Any) -> Any:
-    """A per-axis margin whose values agree is given as one number (the 2-D messages stay in px)."""
-    if isinstance(margin, tuple) and len(set(margin)) == 1:
-        return margin[0]
-    return margin
 
 
 def leakage_of(cfg: RunConfig, task: SampleTask, base: Split) -> dict[str, Any]:

@@ -106,6 +106,11 @@ def test_frame_series_per_pixel_run_votes_a_map(tmp_path, store):
     assert run.data.params["layout"] == "frames-pixel" and run.data.params["input_shape"] == "1x4x5x5"
     assert 0 <= run.data.metrics["test_oa_pixel_vote"] <= 1
     assert {"figures/classification_map.png", "predictions/classification_map.npy"} <= artifacts(store, run.info.run_id)
+    import mlflow
+
+    voted = np.load(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="predictions/classification_map.npy",
+                                                        tracking_uri=store, dst_path=str(tmp_path / "dl")))
+    assert voted.shape == (16, 16) and set(np.unique(voted)) <= {1, 2, 3, 4}  # full_map: every pixel gets a vote
 
 
 def test_volume_folder_run_lists_test_predictions(tmp_path, store):
