@@ -26,6 +26,36 @@ def register_datasets(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_splits(register: Callable[..., None]) -> None:
+    """Register split methods: call ``register(MySplit())`` once per method.
+
+    A method subclasses :class:`hsframe.splits.SplitMethod`: a ``name`` (``split.method=NAME``), an
+    ``Options`` pydantic model (its ``split.*`` keys, typed and validated) and ``split()``, which
+    divides a label array into train, validation and test indices.
+    """
+
+
+@hookspec
+def register_formats(register: Callable[..., None]) -> None:
+    """Register file formats: call ``register(MyFormat())`` once per format.
+
+    A format subclasses :class:`hsframe.data.io.FileFormat`: a ``name``, the file suffixes it
+    claims, ``sniff()`` to recognise its files by content, and ``open()``, which gives the arrays
+    the file holds. Every reader (scenes, label maps, volumes, series) then accepts such files.
+    """
+
+
+@hookspec
+def register_metrics(register: Callable[..., None]) -> None:
+    """Register evaluation metrics: call ``register(Metric(...))`` once per metric.
+
+    A :class:`hsframe.metrics.Metric` computes one figure from the test confusion matrix; every
+    run logs it as ``test_<name>``, and ``headline=True`` puts it in the summary tables and in
+    ``hsframe compare``.
+    """
+
+
+@hookspec
 def run_started(run_id: str, config: dict[str, Any]) -> None:
     """Called inside the active MLflow run once it has started, before training.
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -21,9 +21,20 @@ from hsframe import hookspecs
 from hsframe.errors import HsframeError
 from hsframe.registry import DatasetSpec, ModelSpec
 
+if TYPE_CHECKING:
+    from hsframe.data.io.base import FileFormat
+    from hsframe.metrics import Metric
+    from hsframe.splits.base import SplitMethod
+
 ENTRY_POINT_GROUP = "hsframe"
 # Built-in plugins: registered through the same hooks as third-party ones.
-BUILTIN_MODULES = {"builtin-datasets": "hsframe.data.builtin", "dataset-cards": "hsframe.data.catalog"}
+BUILTIN_MODULES = {
+    "builtin-datasets": "hsframe.data.builtin",
+    "dataset-cards": "hsframe.data.catalog",
+    "builtin-splits": "hsframe.splits",
+    "builtin-formats": "hsframe.data.io",
+    "builtin-metrics": "hsframe.metrics",
+}
 
 
 @dataclass
@@ -34,6 +45,9 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -55,18 +69,35 @@ class Plugins:
     models: dict[str, ModelSpec]
     datasets: dict[str, DatasetSpec]
     problems: list[PluginProblem]
-    # model/dataset name -> every spec that claimed it, when more than one did
-    conflicts: dict[str, list[Any]] = field(default_factory=dict)
+    # (registry, name) -> every item that claimed it, when more than one did
+    conflicts: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    splits: dict[str, "SplitMethod"] = field(default_factory=dict)
+    formats: dict[str, "FileFormat"] = field(default_factory=dict)
+    metrics: dict[str, "Metric"] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelSpec:
-        return self._lookup(name, self.models, "plugin", "hsframe plugins")
+        return self._lookup(name, "models", "model")
 
     def dataset(self, name: str) -> DatasetSpec:
-        return self._lookup(name, self.datasets, "dataset", "hsframe plugins")
+        return self._lookup(name, "datasets", "dataset")
 
-    def _lookup(self, name: str, table: dict[str, Any], what: str, listing: str) -> Any:
-        if name in self.conflicts:
-            owners = " and ".join(f"package {s.package} (plugin '{s.plugin}')" for s in self.conflicts[name])
+    def split(self, name: str) -> "SplitMethod":
+        return self._lookup(name, "splits", "split method")
+
+    def format(self, name: str) -> "FileFormat":
+        return self._lookup(name, "formats", "file format")
+
+    def metric(self, name: str) -> "Metric":
+        return self._lookup(name, "metrics", "metric")
+
+    def claimed(self, registry: str, name: str) -> bool:
+        """Whether some plugin registered ``name`` in ``registry`` (alone or in a conflict)."""
+        return name in getattr(self, registry) or (registry, name) in self.conflicts
+
+    def _lookup(self, name: str, registry: str, what: str, listing: str = "hsframe plugins") -> Any:
+        table: dict[str, Any] = getattr(self, registry)
+        if (registry, name) in self.conflicts:
+            owners = " and ".join(f"package {s.package} (plugin '{s.plugin}')" for s in self.conflicts[registry, name])
             raise HsframeError(
                 f"{what} '{name}' is registered by both {owners}; uninstall one, or skip one "
                 f"with HSFRAME_DISABLE_PLUGINS=<plugin>."
@@ -133,13 +164,13 @@ def load_plugins(extra: dict[str, Any] | None = None) -> Plugins:
     for name, module in (extra or {}).items():
         add(name, module, name, "local")
 
-    models: dict[str, ModelSpec] = {}
-    datasets: dict[str, DatasetSpec] = {}
-    conflicts: dict[str, list[Any]] = {}
-    _collect(pm, "register_models", ModelSpec, models, info, problems, conflicts, "models")
-    _collect(pm, "register_datasets", DatasetSpec, datasets, info, problems, conflicts, "datasets")
+    tables: dict[str, dict[str, Any]] = {registry: {} for registry in REGISTRIES}
+    conflicts: dict[tuple[str, str], list[Any]] = {}
+    for registry, (hook, base) in REGISTRIES.items():
+        _collect(pm, hook, _import(base), registry, tables[registry], info, problems, conflicts)
 
-    plugins = Plugins(pm, info, models, datasets, problems, conflicts)
+    plugins = Plugins(pm, info, tables["models"], tables["datasets"], problems, conflicts,
+                      tables["splits"], tables["formats"], tables["metrics"])
     if problems and _strict():
         raise HsframeError(
             "plugin problems (HSFRAME_STRICT_PLUGINS is set):\n" + "\n".join(f"  - {p}" for p in problems)
@@ -147,17 +178,34 @@ def load_plugins(extra: dict[str, Any] | None = None) -> Plugins:
     return plugins
 
 
+# Registry -> (its registration hook, the class every registered item is an instance of).
+REGISTRIES: dict[str, tuple[str, str]] = {
+    "models": ("register_models", "hsframe.registry:ModelSpec"),
+    "datasets": ("register_datasets", "hsframe.registry:DatasetSpec"),
+    "splits": ("register_splits", "hsframe.splits.base:SplitMethod"),
+    "formats": ("register_formats", "hsframe.data.io.base:FileFormat"),
+    "metrics": ("register_metrics", "hsframe.metrics:Metric"),
+}
+
+
+def _import(target: str) -> type:
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def _collect(
     pm: pluggy.PluginManager,
     hook: str,
     kind: type,
+    registry: str,
     table: dict[str, Any],
     info: dict[str, PluginInfo],
     problems: list[PluginProblem],
-    conflicts: dict[str, list[Any]],
-    attr: str,
+    conflicts: dict[tuple[str, str], list[Any]],
 ) -> None:
-    """Call one registration hook plugin by plugin, so each spec knows who registered it."""
+    """Call one registration hook plugin by plugin, so each item knows who registered it."""
     for impl in getattr(pm.hook, hook).get_hookimpls():
         plugin = info[impl.plugin_name]
         registered: list[Any] = []
@@ -174,9 +222,9 @@ def _collect(
             continue
         for spec in registered:
             spec.plugin, spec.package, spec.version = plugin.name, plugin.package, plugin.version
-            getattr(plugin, attr).append(spec.name)
-            if spec.name in table or spec.name in conflicts:
-                first = conflicts.setdefault(spec.name, [table.pop(spec.name)] if spec.name in table else [])
+            getattr(plugin, registry).append(spec.name)
+            if spec.name in table or (registry, spec.name) in conflicts:
+                first = conflicts.setdefault((registry, spec.name), [table.pop(spec.name)] if spec.name in table else [])
                 first.append(spec)
                 owners = " and ".join(f"{s.package} ('{s.plugin}')" for s in first)
                 problems.append(PluginProblem(plugin.name, plugin.package, f"'{spec.name}' is registered by both {owners}"))

@@ -1,0 +1,22 @@
+"""The split registry's built-in methods, registered through the same hook a plugin uses.
+
+A new split method is one module: a :class:`SplitMethod` subclass with its ``Options``, and a
+``register_splits`` hook implementation (here for the built-ins, in a plugin package for others).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from hsframe.hookspecs import hookimpl
+from hsframe.splits.base import SplitGrid, SplitMethod, SplitOptions
+from hsframe.splits.blocks import BlockSplit
+from hsframe.splits.fixed import FixedSplit
+from hsframe.splits.random import RandomSplit
+
+__all__ = ["SplitGrid", "SplitMethod", "SplitOptions", "RandomSplit", "BlockSplit", "FixedSplit"]
+
+
+@hookimpl
+def register_splits(register: Callable[[SplitMethod], None]) -> None:
+    for method in (RandomSplit(), BlockSplit(), FixedSplit()):
+        register(method)
