@@ -9,12 +9,16 @@ from __future__ import annotations
 import copy
 import difflib
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hsframe.errors import HsframeError
+
+if TYPE_CHECKING:
+    from hsframe.plugins import Plugins
+    from hsframe.splits.base import SplitMethod
 
 
 class _Section(BaseModel):
@@ -60,20 +64,15 @@ class DataConfig(_Section):
 
 
 class SplitConfig(_Section):
-    method: Literal["random", "blocks", "fixed"] = Field(
-        "random", description="random: stratified pixels; blocks: spatially disjoint blocks; fixed: train/test maps from files")
-    train_fraction: float | None = Field(0.1, gt=0, lt=1, description="fraction of each class's pixels for training")
-    train_per_class: int | None = Field(None, ge=1, description="pixels per class for training (random method; overrides the fraction)")
-    val_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of the training pixels held out for validation")
-    block_size: int | list[int] = Field(16, description="blocks method: side of the square blocks, or one side per axis (e.g. [5, 16, 16] for a volume)")
-    margin: int | list[int] | None = Field(
-        None, description="blocks method: training samples this close to a test sample are dropped (one value or one per axis); "
-        "default half the patch window, so no training patch holds a test pixel")
-    train_map: str | None = Field(None, description="fixed method: training label-map file")
-    test_map: str | None = Field(None, description="fixed method: test label-map file; default: every other labeled pixel")
-    train_map_key: str | None = None
-    test_map_key: str | None = None
-    remap: dict[int, int] | None = Field(None, description="fixed method: class-id remapping applied to the map files")
+    """``split.method`` picks a registered split method; its own typed options are the other ``split.*`` keys.
+
+    The options are validated against the chosen method's ``Options`` model when the config is
+    resolved (see :func:`resolve`), and the resolved section holds the method's options with their
+    defaults filled in.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    method: str = Field("random", description="a registered split method: random, blocks, fixed, or one a plugin adds")
 
 
 class TrainConfig(_Section):
@@ -95,7 +94,7 @@ class EvalConfig(_Section):
 
 
 class RunConfig(_Section):
-    plugin: str = "hybridsn"
+    model: str = Field("hybridsn", description="the model to train (see `hsframe plugins`)")
     seed: int = 0
     experiment: str | None = Field(None, description="MLflow experiment; default from mlflow.yml")
     run_name: str | None = None
@@ -103,7 +102,7 @@ class RunConfig(_Section):
     split: SplitConfig = SplitConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
-    model: dict[str, Any] = Field(default_factory=dict, description="options passed to the plugin's build()")
+    model_options: dict[str, Any] = Field(default_factory=dict, description="options passed to the model's build()")
 
 
 # Named recipes. "paper": the published HybridSN recipe (Roy et al., 2019).
@@ -131,28 +130,66 @@ def preset_overrides(name: str, dataset: str) -> dict[str, Any]:
     return values
 
 
-def valid_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
+def _section_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys: list[str] = []
     for name, field in model.model_fields.items():
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
-            keys += valid_keys(ann, f"{prefix}{name}.")
+            keys += _section_keys(ann, f"{prefix}{name}.")
         else:
             keys.append(f"{prefix}{name}")
     return keys
 
 
-def _suggest(key: str) -> str:
-    close = difflib.get_close_matches(key, valid_keys(), n=1, cutoff=0.5)
+def valid_keys(splits: Mapping[str, "SplitMethod"] | None = None) -> list[str]:
+    """Every dotted key a config may set: the sections' fields and every registered split method's options."""
+    keys = _section_keys(RunConfig)
+    for method in _splits(splits).values():
+        keys += [f"split.{name}" for name in method.Options.model_fields if f"split.{name}" not in keys]
+    return keys
+
+
+def _splits(splits: Mapping[str, "SplitMethod"] | None) -> Mapping[str, "SplitMethod"]:
+    """The split registry: the one given, else the process plugins' (a plugin may add methods)."""
+    if splits is not None:
+        return splits
+    from hsframe import plugins
+
+    return plugins.get_plugins().splits
+
+
+def _suggest(key: str, keys: list[str]) -> str:
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
     if not close:  # a bare key like "epochs" still finds "train.epochs"
-        close = [k for k in valid_keys() if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1]][:1]
+        close = [k for k in keys if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1]][:1]
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
-def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str) -> None:
+def canonical_key(key: str) -> str:
+    """Older spellings kept working: ``plugin`` is ``model``, ``model.X`` is ``model_options.X``."""
+    if key == "plugin":
+        return "model"
+    if key.startswith("model."):
+        return "model_options." + key[len("model."):]
+    return key
+
+
+def logged_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A config as a run logged it, in today's spelling (runs logged before ``model`` / ``model_options``)."""
+    config = dict(config)
+    if isinstance(config.get("model"), dict):
+        config["model_options"] = config.pop("model")
+    if "plugin" in config:
+        config["model"] = config.pop("plugin")
+    return config
+
+
+def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str, keys: list[str] | None = None) -> None:
+    key = canonical_key(key)
     parts = key.split(".")
-    if parts[0] != "model" and key not in valid_keys():
-        raise HsframeError(f"unknown config key '{key}' (from {source}).{_suggest(key)}")
+    keys = valid_keys() if keys is None else keys
+    if parts[0] != "model_options" and key not in keys:
+        raise HsframeError(f"unknown config key '{key}' (from {source}).{_suggest(key, keys)}")
     node = tree
     for part in parts[:-1]:
         node = node.setdefault(part, {})
@@ -218,16 +255,68 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return flatten(read_yaml_mapping(path))
 
 
-def resolve(layers: list[tuple[str, Mapping[str, Any]]]) -> RunConfig:
-    """Apply ``(source, {dotted_key: value})`` layers in order over the framework defaults."""
+def resolve(layers: list[tuple[str, Mapping[str, Any]]], splits: Mapping[str, "SplitMethod"] | None = None) -> RunConfig:
+    """Apply ``(source, {dotted_key: value})`` layers in order over the framework defaults.
+
+    ``splits``: the split registry the ``split.*`` keys are checked against (default: the process
+    plugins'). Keys of another split method than the chosen one are accepted and dropped, so a
+    dataset's block-split defaults do not stop a user from choosing ``split.method=random``.
+    """
+    splits = _splits(splits)
+    keys = valid_keys(splits)
     tree: dict[str, Any] = RunConfig().model_dump()
     for source, values in layers:
         for key, value in values.items():
-            set_dotted(tree, key, copy.deepcopy(value), source)
+            set_dotted(tree, key, copy.deepcopy(value), source, keys)
+    tree["split"] = _split_section(tree["split"], splits)
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as exc:
         raise HsframeError(_format_validation(exc)) from None
+
+
+def _split_section(section: dict[str, Any], splits: Mapping[str, "SplitMethod"]) -> dict[str, Any]:
+    """``{"method": m, **options}``: the chosen method's options, typed, with their defaults."""
+    name = section.get("method")
+    if name not in splits:
+        close = difflib.get_close_matches(str(name), list(splits), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise HsframeError(f"unknown split method '{name}' (split.method).{hint} Available: {', '.join(sorted(splits))}.")
+    try:
+        options = splits[name].options(section)
+    except ValidationError as exc:
+        raise HsframeError(_format_validation(exc, prefix="split.")) from None
+    return {"method": name, **options.model_dump()}
+
+
+def build_config(
+    plugins: "Plugins",
+    model: str | None = None,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    sets: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> RunConfig:
+    """The run config, layered: framework defaults < model defaults < dataset defaults < preset <
+    YAML file < ``overrides`` (a mapping, nested or dotted) < ``--set`` < ``model``."""
+    user: list[tuple[str, dict[str, Any]]] = []
+    if config_file is not None:
+        user.append((str(config_file), load_yaml(config_file)))
+    if overrides:
+        user.append(("the given mapping", flatten(overrides)))
+    if sets:
+        user.append(("--set", parse_set(sets)))
+    if model is not None:
+        user.append(("--model", {"model": model}))
+    first = resolve(user, plugins.splits)  # tells which model and dataset the user asked for
+    spec = plugins.model(first.model)
+    layers: list[tuple[str, dict[str, Any]]] = [(f"model '{spec.name}' defaults", dict(spec.defaults))]
+    dspec = plugins.datasets.get(first.data.dataset)
+    if dspec is not None and dspec.defaults:  # the dataset's protocol (windows, split) over the model's recipe
+        layers.append((f"dataset '{dspec.name}' defaults", dict(dspec.defaults)))
+    if preset is not None:
+        layers.append((f"preset '{preset}'", preset_overrides(preset, first.data.dataset)))
+    return resolve(layers + user, plugins.splits)
 
 
 def _format_validation(exc: ValidationError) -> str:

@@ -1,9 +1,14 @@
 """Honest evaluation: every figure comes from the confusion matrix of the held-out test pixels."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hsframe.metrics import Metric
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -34,20 +39,47 @@ class Metrics:
 
 
 def metrics_from_confusion(cm: np.ndarray) -> Metrics:
+    from hsframe.metrics import average_accuracy, cohen_kappa, overall_accuracy, per_class_accuracy
+
     cm = np.asarray(cm, dtype=np.float64)
-    total = cm.sum()
-    if total == 0:
-        raise ValueError("empty confusion matrix: no test pixel to evaluate")
-    support = cm.sum(1)
-    correct = np.diag(cm)
-    oa = correct.sum() / total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.where(support > 0, correct / support, np.nan)
-    aa = float(np.nanmean(per_class))
-    expected = (support * cm.sum(0)).sum() / total**2
-    kappa = 1.0 if expected == 1 else (oa - expected) / (1 - expected)
-    return Metrics(float(oa), aa, float(kappa), per_class, support.astype(np.int64), cm.astype(np.int64))
+    return Metrics(overall_accuracy(cm), average_accuracy(cm), cohen_kappa(cm), per_class_accuracy(cm),
+                   cm.sum(1).astype(np.int64), cm.astype(np.int64))
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> Metrics:
     return metrics_from_confusion(confusion_matrix(y_true, y_pred, num_classes))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The test figures of a run.
+
+    Attributes:
+        metrics: ``test_<name>`` of every registered metric, and ``test_class_acc/NN_name`` of
+            every class with test samples (NN = the 1-based label value).
+        per_class: one row per class: ``class`` (label value), ``name``, ``test_pixels``, ``accuracy``.
+        confusion: ``(K, K)`` counts, rows = true class.
+    """
+
+    metrics: dict[str, float]
+    per_class: list[dict[str, Any]]
+    confusion: np.ndarray
+
+
+def evaluate_all(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], metrics: Mapping[str, "Metric"]) -> Evaluation:
+    """Every registered metric and the per-class accuracy, from the confusion matrix of 0-based classes."""
+    from hsframe.metrics import per_class_accuracy
+
+    cm = confusion_matrix(y_true, y_pred, len(class_names))
+    values = {m.key: float(m.compute(cm)) for m in metrics.values()}
+    acc = per_class_accuracy(cm)
+    per_class = []
+    for k, name in enumerate(class_names):
+        per_class.append({"class": k + 1, "name": name, "test_pixels": int(cm[k].sum()), "accuracy": float(acc[k])})
+        if not np.isnan(acc[k]):
+            values[f"test_class_acc/{k + 1:02d}_{slug(name)}"] = float(acc[k])
+    return Evaluation(values, per_class, cm)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()

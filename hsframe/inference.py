@@ -12,10 +12,10 @@ computed fully convolutionally (valid convolutions over the scene, dense layers 
 dropout skipped). Overlapping patches then share their convolutions instead of recomputing them,
 which on a 25x25 patch is most of the work.
 
-:func:`scene_logits` / :func:`predict_scene` cut the padded cube into overlapping windows so memory
+:func:`scene_logits` / :func:`infer_scene` cut the padded cube into overlapping windows so memory
 stays bounded: an output tile of ``t x t`` pixels needs the input window of ``(t + p - 1)^2``
 pixels around it, and the tiles' logits are stitched. A model without ``scene_forward`` is
-predicted patch by patch (:func:`hsframe.training.predict`), and ``log`` is told so once.
+inferred patch by patch (:func:`infer_samples`), and ``log`` is told so once.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from hsframe.data.patches import PatchSource
+from hsframe.data.patches import PatchSource, SampleSource
 from hsframe.errors import HsframeError
-from hsframe.training import autocast, predict
+from hsframe.device import autocast
 
 Padding = Literal["zero", "reflect"]
 Log = Callable[[str], object]
@@ -142,7 +142,25 @@ def scene_logits(
 
 
 @torch.no_grad()
-def predict_scene(
+def infer_samples(
+    model: nn.Module,
+    source: SampleSource,
+    index: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    amp: bool = True,
+) -> np.ndarray:
+    """``(len(index),)`` 0-based class of the samples at ``index``, ``batch_size`` at a time."""
+    model.eval()
+    out = []
+    for x, _ in source.batches(index, None, batch_size):
+        with autocast(device, amp):
+            out.append(model(x).argmax(1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
+
+
+@torch.no_grad()
+def infer_scene(
     model: nn.Module,
     features: torch.Tensor | np.ndarray,
     patch_size: int,
@@ -156,7 +174,7 @@ def predict_scene(
     """0-based class predictions for every pixel of a ``(K, H, W)`` scene: ``(H, W)`` int64, on the CPU.
 
     With ``scene_forward``: the argmax of :func:`scene_logits` (tiled, fully convolutional).
-    Without: :func:`hsframe.training.predict` over every pixel, ``batch_size`` patches at a time,
+    Without: :func:`infer_samples` over every pixel, ``batch_size`` patches at a time,
     after telling ``log`` once. Arguments as for :func:`scene_logits`.
     """
     if has_scene_forward(model):
@@ -165,5 +183,5 @@ def predict_scene(
     if log is not None:
         log(_fallback_note(model))
     with _eval_mode(model):
-        pred = predict(model, source, np.arange(source.height * source.width), batch_size, source.padded.device, amp)
+        pred = infer_samples(model, source, np.arange(source.height * source.width), batch_size, source.padded.device, amp)
     return torch.from_numpy(pred).reshape(source.height, source.width)

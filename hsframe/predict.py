@@ -51,7 +51,7 @@ def _run_inputs(client: Any, run_id: str, tmp: Path) -> tuple[dict, Any, dict]:
                            f"list runs with `hsframe compare --tracking-uri {client.tracking_uri}` or `hsframe ui`") from None
     kind = run.data.params.get("data_kind", "hsi")
     if kind != "hsi":
-        raise HsframeError(f"run '{run_id}' was trained on {kind} data ({run.data.params.get('layout', '?')} layout); "
+        raise HsframeError(f"run '{run_id}' was trained on {kind} data ({run.data.params.get('sampling', '?')} samples); "
                            "`hsframe predict` maps hyperspectral scenes only. Load its model with "
                            f"mlflow.pytorch.load_model('runs:/{run_id}/model') and feed it (N, C, D, H, W) samples.")
     try:
@@ -66,7 +66,7 @@ def _run_inputs(client: Any, run_id: str, tmp: Path) -> tuple[dict, Any, dict]:
 
 
 def _model(run_id: str, config: dict, plugins: Plugins, input_spec: Any, console: Console) -> Any:
-    """The plugin's own module with the logged weights (it may know ``scene_forward``), else the
+    """The model's own module with the logged weights (it may know ``scene_forward``), else the
     exported module as logged."""
     import mlflow
 
@@ -76,11 +76,11 @@ def _model(run_id: str, config: dict, plugins: Plugins, input_spec: Any, console
         raise HsframeError(f"run '{run_id}' has no logged model ({type(exc).__name__}: {str(exc)[:200]}); "
                            f"a run that FAILED or was KILLED before the end logs none") from None
     try:
-        spec = plugins.model(config["plugin"])
-        model = spec.build(input_spec, **config.get("model", {}))
+        spec = plugins.model(config["model"])
+        model = spec.build(input_spec, **config.get("model_options", {}))
         model.load_state_dict(logged.state_dict())
         return model
-    except Exception as exc:  # plugin missing or changed: the exported module still predicts
+    except Exception as exc:  # model's package missing or changed: the exported module still predicts
         console.print(f"note: using the exported model as logged ({type(exc).__name__}: {str(exc)[:120]})", highlight=False)
         return logged
 
@@ -97,16 +97,19 @@ def predict_run(
 ) -> Prediction:
     import mlflow
 
-    from hsframe.config import RunConfig
+    from hsframe.config import RunConfig, logged_config
+    from hsframe.data.resolve import resolve_dataset
+    from hsframe.device import select_device
     from hsframe.figures import write_classification_map
     from hsframe.registry import InputSpec
-    from hsframe.runner import predict_map, resolve_dataset
-    from hsframe.training import select_device
+    from hsframe.tasks import to_label_value
+    from hsframe.tasks.scene import infer_scene_pixels
 
     client = _client(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)  # load_model resolves runs:/ through the global URI
     with tempfile.TemporaryDirectory() as tmp:
         config, pre, facts = _run_inputs(client, run_id, Path(tmp))
+    config = logged_config(config)
     cfg = RunConfig.model_validate(config)
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"dataset": dataset, "labels": labels})})
     scene = resolve_dataset(cfg, plugins).load()
@@ -119,8 +122,8 @@ def predict_run(
     p = cfg.data.patch_size
     input_spec = InputSpec(1, pre.out_bands, p, p, len(facts["class_names"]))
     model = _model(run_id, config, plugins, input_spec, console).to(device)
-    pred, how = predict_map(model, features, cfg, device, console)
-    pred_map = pred.reshape(h, w)
+    pred, how = infer_scene_pixels(model, features, cfg, device, note=lambda msg: console.print(f"note: {msg}", highlight=False))
+    pred_map = to_label_value(pred).reshape(h, w)
     files = write_classification_map(out_dir, scene.labels, pred_map, facts["class_names"],
                                      [tuple(c) for c in facts["palette"]], f"run {run_id[:8]} on {dataset}")
     if log_to_run:

@@ -69,11 +69,11 @@ class ModelSpec:
         try:
             model = self.build(input_spec, **options)
         except TypeError as exc:
-            raise HsframeError(f"plugin '{self.name}' cannot be built for {asked}: {exc}.{self._accepted_options()}") from None
+            raise HsframeError(f"model '{self.name}' cannot be built for {asked}: {exc}.{self._accepted_options()}") from None
         except ValueError as exc:
-            raise HsframeError(f"plugin '{self.name}' cannot be built for {asked}: {exc}") from None
+            raise HsframeError(f"model '{self.name}' cannot be built for {asked}: {exc}") from None
         if not isinstance(model, torch.nn.Module):
-            raise HsframeError(f"plugin '{self.name}': build() returned {type(model).__name__}, not a torch.nn.Module")
+            raise HsframeError(f"model '{self.name}': build() returned {type(model).__name__}, not a torch.nn.Module")
         return model
 
     def _accepted_options(self) -> str:

@@ -1,9 +1,7 @@
 """The training loop: seeded, device-agnostic, keeping the checkpoint that is best on validation OA."""
 from __future__ import annotations
 
-import contextlib
 import copy
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -14,41 +12,9 @@ import torch.nn as nn
 
 from hsframe.config import TrainConfig
 from hsframe.data.patches import SampleSource
-from hsframe.errors import HsframeError
+from hsframe.device import autocast
+from hsframe.inference import infer_samples
 from hsframe.progress import TrainingProgress
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; anything else is taken as a torch device string."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise HsframeError(f"train.device '{name}' is not a device; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise HsframeError("train.device is cuda but no CUDA GPU is visible; use train.device=auto or cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise HsframeError("train.device is mps but MPS is not available; use train.device=auto or cpu")
-    return device
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (no loss scaling needed, unlike fp16); a no-op elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -58,24 +24,6 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    source: SampleSource,
-    flat_index: np.ndarray,
-    batch_size: int,
-    device: torch.device,
-    amp: bool = True,
-) -> np.ndarray:
-    """0-based class predictions for the pixels at ``flat_index``."""
-    model.eval()
-    out = []
-    for x, _ in source.batches(flat_index, None, batch_size):
-        with autocast(device, amp):
-            out.append(model(x).argmax(1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -89,7 +37,7 @@ class TrainResult:
 def train(
     model: nn.Module,
     source: SampleSource,
-    labels_flat: np.ndarray,
+    targets: np.ndarray,
     train_index: np.ndarray,
     val_index: np.ndarray,
     cfg: TrainConfig,
@@ -101,13 +49,15 @@ def train(
 ) -> TrainResult:
     """Train in place; on return ``model`` holds the weights of the best validation epoch.
 
+    ``targets``: 0-based class of every sample index (``train_index`` / ``val_index`` pick them).
+
     With ``cfg.micro_batch_size`` each batch is run in chunks whose losses are weighted by their
     share of the batch, so the accumulated gradient is the batch's mean-loss gradient.
     """
     model.to(device)
     optimizer = make_optimizer(model, cfg)
     loss_fn = nn.CrossEntropyLoss()
-    y_val = labels_flat[val_index] - 1
+    y_val = targets[val_index]
     best_oa, best_epoch, best_state = -1.0, 0, None
     history: list[dict[str, float]] = []
     start = time.perf_counter()
@@ -115,7 +65,7 @@ def train(
         for epoch in range(1, cfg.epochs + 1):
             model.train()
             total, seen = 0.0, 0
-            batches = source.batches(train_index, labels_flat[train_index], cfg.batch_size, shuffle=True, generator=generator)
+            batches = source.batches(train_index, targets[train_index], cfg.batch_size, shuffle=True, generator=generator)
             micro = cfg.micro_batch_size or cfg.batch_size
             for b, (x, y) in enumerate(batches, 1):
                 optimizer.zero_grad(set_to_none=True)
@@ -130,7 +80,7 @@ def train(
                 seen += len(y)
                 progress.batch(epoch, b, batch_loss)
             train_loss = total / max(seen, 1)
-            val_oa = float((predict(model, source, val_index, eval_batch_size, device, cfg.amp) == y_val).mean())
+            val_oa = float((infer_samples(model, source, val_index, eval_batch_size, device, cfg.amp) == y_val).mean())
             improved = val_oa > best_oa
             if improved:
                 best_oa, best_epoch = val_oa, epoch

@@ -31,18 +31,18 @@ class SampleSource:
     def batches(
         self,
         flat_index: np.ndarray,
-        labels: np.ndarray | None,
+        targets: np.ndarray | None,
         batch_size: int,
         shuffle: bool = False,
         generator: torch.Generator | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """Yield ``(samples, labels - 1)`` batches; labels are 0-based class indices."""
+        """Yield ``(samples, targets)`` batches; ``targets`` are the 0-based classes of ``flat_index``."""
         idx = torch.as_tensor(flat_index, dtype=torch.long)
-        y = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+        y = None if targets is None else torch.as_tensor(targets, dtype=torch.long)
         order = torch.randperm(len(idx), generator=generator) if shuffle else torch.arange(len(idx))
         for start in range(0, len(idx), batch_size):
             sel = order[start : start + batch_size]
-            yb = None if y is None else (y[sel] - 1).to(self.device)
+            yb = None if y is None else y[sel].to(self.device)
             yield self.samples(idx[sel]), yb
 
 

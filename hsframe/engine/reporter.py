@@ -1,0 +1,38 @@
+"""What a run tells the person at the terminal: one object, so the engine never prints directly."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from hsframe.progress import TrainingProgress
+    from hsframe.registry import ModelSpec
+    from hsframe.tasks import Task
+
+
+class Reporter:
+    """Console output of runs; ``Reporter(Console(quiet=True))`` (or ``quiet=True``) says nothing."""
+
+    def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
+        self.console = console or Console(quiet=quiet)
+
+    def started(self, spec: "ModelSpec", task: "Task", device: Any, counts: dict[str, int], leakage: dict[str, Any]) -> None:
+        self.console.print(
+            f"[bold]{spec.name}[/] ({spec.package} {spec.version}) on [bold]{task.name}[/] {task.describe()}, "
+            f"device {device}; split {counts}", highlight=False, soft_wrap=True)
+        unit = leakage["unit"]
+        fitted = f"training {unit} only" if not leakage["features_saw_test"] else "the whole image (LEAKING)"
+        self.console.print(f"leakage: {leakage['test_in_train_window']:.1%} of test {unit} lie inside a training patch "
+                           f"window; features fitted on {fitted}", highlight=False, soft_wrap=True)
+
+    def seed(self, seed: int) -> None:
+        self.console.rule(f"seed {seed}")
+
+    def note(self, message: str) -> None:
+        self.console.print(f"note: {message}", highlight=False)
+
+    def progress(self, epochs: int, batches_per_epoch: int) -> "TrainingProgress":
+        from hsframe.progress import TrainingProgress
+
+        return TrainingProgress(self.console, epochs, batches_per_epoch)

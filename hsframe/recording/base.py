@@ -1,0 +1,72 @@
+"""What a run records, whatever stores it: the :class:`Recorder` interface.
+
+The run body and the tasks talk to a recorder only; :class:`~hsframe.recording.mlflow_recorder.MLflowRecorder`
+holds every MLflow call, :class:`~hsframe.recording.memory.MemoryRecorder` keeps everything in
+memory for tests and notebooks.
+"""
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+# How a run ended: the statuses MLflow uses.
+FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
+
+
+class Recorder(ABC):
+    """Params, per-step metrics, tags, artifacts and the model of one run (and of its child runs).
+
+    ``run(name, tags)`` opens a run; opened inside another run it becomes that run's child
+    (repeated seeds). Every ``log_*`` call acts on the innermost open run.
+    """
+
+    @abstractmethod
+    def run(self, name: str, tags: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+        """A context yielding the run id; the run ends FINISHED, FAILED (traceback recorded) or KILLED (Ctrl-C)."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise an HsframeError, before any work starts, when the store cannot be written."""
+
+    @abstractmethod
+    def log_params(self, params: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+
+    @abstractmethod
+    def set_tags(self, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def log_dict(self, value: dict[str, Any], path: str) -> None:
+        """A mapping as ``path`` (``.json`` or ``.yaml`` by its suffix)."""
+
+    @abstractmethod
+    def log_text(self, text: str, path: str) -> None: ...
+
+    @abstractmethod
+    def log_table(self, columns: dict[str, list[Any]], path: str) -> None:
+        """A table of equal-length columns, as a JSON artifact the UI can show."""
+
+    @abstractmethod
+    def log_figure(self, figure: Any, path: str) -> None:
+        """A matplotlib figure as an image at ``path``; the caller closes it."""
+
+    @abstractmethod
+    def log_file(self, local_path: str | Path, folder: str) -> None:
+        """A file written by the run, under ``folder/``."""
+
+    @abstractmethod
+    def log_model(self, model: Any, input_example: Any, pip_requirements: list[str]) -> None:
+        """The trained ``torch.nn.Module`` (on the CPU) with an input example of two samples."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the runs go, for messages (a tracking URI, or "memory")."""
+
+    def ui_command(self) -> str:
+        """The command that shows the recorded runs."""
+        return ""

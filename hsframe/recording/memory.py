@@ -1,0 +1,102 @@
+"""A recorder that keeps every run in memory: what the tests and notebooks read back."""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from hsframe.recording.base import FAILED, FINISHED, KILLED, Recorder
+
+
+@dataclass
+class RecordedRun:
+    """One run as recorded: ``metrics[key]`` is the list of ``(step, value)`` in logging order."""
+
+    run_id: str
+    name: str
+    tags: dict[str, str]
+    parent_id: str | None = None
+    status: str = "RUNNING"
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, list[tuple[int | None, float]]] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    model: Any = None
+
+    def metric(self, key: str) -> float:
+        """The last value logged for ``key``."""
+        return self.metrics[key][-1][1]
+
+
+class MemoryRecorder(Recorder):
+    """Every run in :attr:`runs` (by id, in start order); artifacts keep their content (text, dicts, file bytes)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, RecordedRun] = {}
+        self._open: list[RecordedRun] = []
+        self._ids = itertools.count()
+
+    @property
+    def location(self) -> str:
+        return "memory"
+
+    def check(self) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def run(self, name: str, tags: dict[str, str]) -> Iterator[str]:
+        run = RecordedRun(f"run{next(self._ids)}", name, dict(tags), self._open[-1].run_id if self._open else None)
+        self.runs[run.run_id] = run
+        self._open.append(run)
+        try:
+            yield run.run_id
+        except KeyboardInterrupt:
+            run.status = KILLED
+            raise
+        except BaseException as exc:
+            run.artifacts["error/traceback.txt"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            run.status = FAILED
+            raise
+        else:
+            run.status = FINISHED
+        finally:
+            self._open.pop()
+
+    @property
+    def current(self) -> RecordedRun:
+        if not self._open:
+            raise RuntimeError("no open run: log inside `with recorder.run(...)`")
+        return self._open[-1]
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        self.current.params.update({k: str(v) for k, v in params.items()})  # as MLflow stores them
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        for key, value in metrics.items():
+            self.current.metrics.setdefault(key, []).append((step, float(value)))
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.current.tags.update(tags)
+
+    def log_dict(self, value: dict[str, Any], path: str) -> None:
+        self.current.artifacts[path] = value
+
+    def log_text(self, text: str, path: str) -> None:
+        self.current.artifacts[path] = text
+
+    def log_table(self, columns: dict[str, list[Any]], path: str) -> None:
+        self.current.artifacts[path] = {k: list(v) for k, v in columns.items()}
+
+    def log_figure(self, figure: Any, path: str) -> None:
+        self.current.artifacts[path] = figure
+
+    def log_file(self, local_path: str | Path, folder: str) -> None:
+        local_path = Path(local_path)
+        self.current.artifacts[f"{folder}/{local_path.name}"] = local_path.read_bytes()
+
+    def log_model(self, model: Any, input_example: Any, pip_requirements: list[str]) -> None:
+        self.current.model = model
+        self.current.artifacts["model/input_example"] = input_example
+        self.current.artifacts["model/requirements"] = list(pip_requirements)

@@ -1,0 +1,137 @@
+"""The hyperspectral scene: ``p x p`` patches around labeled pixels of PCA features, and a classification map."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hsframe.config import RunConfig
+from hsframe.data.scene import Scene
+from hsframe.errors import HsframeError
+from hsframe.registry import InputSpec
+from hsframe.splits.base import SplitGrid
+from hsframe.tasks.base import Samples, Task, TaskSplit, task_for, to_label_value
+
+if TYPE_CHECKING:
+    import torch
+
+    from hsframe.recording import Recorder
+
+
+def feature_bands(cfg: RunConfig, scene: Scene) -> int:
+    """How many bands the model sees: PCA components, or the bands left after removal."""
+    from hsframe.data.preprocess import parse_band_list
+
+    bands = scene.shape[2]
+    kept = bands - len(parse_band_list(cfg.data.remove_bands, bands))
+    if kept < 1:
+        raise HsframeError(f"data.remove_bands removes all {bands} bands of '{scene.name}'")
+    k = cfg.data.pca_components
+    if k is not None and k > kept:
+        raise HsframeError(f"data.pca_components {k} is more than the {kept} bands of '{scene.name}'; use at most {kept}")
+    return k or kept
+
+
+@task_for(Scene)
+class SceneTask(Task):
+    """Every labeled pixel a sample: a ``(1, K, p, p)`` patch of the K feature bands around it.
+
+    The split is drawn over the ``(H, W)`` label map; a patch reads the pixels of its ``p x p``
+    window (the leakage window). Features (band removal, PCA, scaling) are fitted on the training
+    pixels, unless ``data.pca_fit=all`` reproduces papers that fit on the whole image.
+    """
+
+    kind = "hsi"
+    sampling = "pixel-patches"
+    unit = "pixels"
+
+    def __init__(self, cfg: RunConfig, data: Scene) -> None:
+        super().__init__(cfg, data)
+        h, w, _ = data.shape
+        p = cfg.data.patch_size
+        if p > min(h, w):
+            raise HsframeError(f"data.patch_size {p} is larger than the image ({h}x{w}); use a patch of at most "
+                               f"{(min(h, w) - 1) // 2 * 2 + 1}")
+        self.labels = data.labels.reshape(-1).astype(np.int64)
+        self.grid = SplitGrid(data.labels, data.class_names, (p, p), unit="pixels")
+        self.input_spec = InputSpec(1, feature_bands(cfg, data), p, p, data.num_classes)
+
+    def describe(self) -> str:
+        return str(self.data.shape)
+
+    def params(self) -> dict[str, Any]:
+        h, w, b = self.data.shape
+        d = self.cfg.data
+        return {"data_kind": self.kind, "sampling": self.sampling, "dataset_shape": f"{h}x{w}x{b}",
+                "patch_size": d.patch_size, "pca_components": d.pca_components, "pca_fit": d.pca_fit}
+
+    @property
+    def features_fit_on(self) -> str:
+        return "train" if self.cfg.data.pca_fit == "train" else "all"
+
+    def fit_samples(self, train: np.ndarray, device: "torch.device", recorder: "Recorder") -> Samples:
+        import torch
+
+        from hsframe.data.patches import PatchSource
+        from hsframe.data.preprocess import fit_preprocessor, parse_band_list
+
+        d, scene = self.cfg.data, self.data
+        b = scene.shape[2]
+        pixels = scene.cube.reshape(-1, b)
+        fit_pixels = pixels[train] if d.pca_fit == "train" else pixels
+        pre = fit_preprocessor(fit_pixels, d.pca_components, d.standardize, device,
+                               remove_bands=parse_band_list(d.remove_bands, b), band_standardize=d.band_standardize,
+                               whiten=d.whiten)
+        features = pre.transform(scene.cube, device)
+        with tempfile.TemporaryDirectory() as tmp:  # what `hsframe predict` needs to redo these features
+            torch.save(pre.state(), Path(tmp) / "preprocessor.pt")
+            recorder.log_file(Path(tmp) / "preprocessor.pt", "preprocess")
+        recorder.log_dict({"dataset": scene.name, "bands": b, "class_names": scene.class_names,
+                           "palette": [list(c) for c in scene.palette]}, "preprocess/scene.json")
+        metrics = {}
+        if pre.explained_variance_ratio is not None:
+            metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
+        cfg = self.cfg
+
+        def infer(model: Any, index: np.ndarray) -> tuple[np.ndarray, str]:
+            return infer_scene_pixels(model, features, cfg, device, index)
+
+        return Samples(PatchSource(features, d.patch_size, d.padding), infer, metrics)
+
+    def inference_index(self, split: TaskSplit) -> np.ndarray:
+        # One inference pass serves both the test metrics and the full-scene map.
+        return np.arange(self.labels.size) if self.cfg.eval.full_map else split.samples.test
+
+    def record_outputs(self, recorder: "Recorder", split: TaskSplit, index: np.ndarray, pred: np.ndarray,
+                       title: str) -> dict[str, float]:
+        from hsframe.figures import write_classification_map
+
+        scene = self.data
+        shown = to_label_value(self.by_sample(index, pred))
+        if not self.cfg.eval.full_map:
+            shown = np.where(self.labels > 0, shown, 0)
+        self.record_map(recorder, lambda folder: write_classification_map(
+            folder, scene.labels, shown.reshape(scene.labels.shape), scene.class_names, scene.palette, title))
+        return {}
+
+
+def infer_scene_pixels(model: Any, features: Any, cfg: RunConfig, device: Any, index: np.ndarray | None = None,
+                       note: Any = None) -> tuple[np.ndarray, str]:
+    """0-based classes of the pixels at ``index`` (default: every pixel) of a ``(K, H, W)`` feature cube.
+
+    A model with ``scene_forward`` computes the whole scene fully convolutionally in tiles (cheaper
+    than a fraction of its pixels patch by patch); any other model goes patch by patch over
+    ``index`` only (all pixels when ``index`` is None, after ``note`` says why it is slow).
+    """
+    from hsframe.data.patches import PatchSource
+    from hsframe.inference import has_scene_forward, infer_samples, infer_scene
+
+    p, pad, amp, bs = cfg.data.patch_size, cfg.data.padding, cfg.train.amp, cfg.eval.batch_size
+    if index is None or has_scene_forward(model):
+        full = infer_scene(model, features, p, pad, device, amp, tile=cfg.eval.tile, batch_size=bs, log=note)
+        full = full.reshape(-1).numpy()
+        how = "scene_forward (tiled)" if has_scene_forward(model) else "patch by patch"
+        return (full if index is None else full[index]), how
+    return infer_samples(model, PatchSource(features, p, pad), index, bs, device, amp), "patch by patch"
