@@ -1,4 +1,4 @@
-"""Compare recorded runs: one row per plugin x dataset x split, mean ± std over seeds.
+"""Compare recorded runs: one row per model x dataset x split, mean ± std over seeds.
 
 Everything here returns plain data (dataclasses, lists, dicts); `hsframe compare` only formats it.
 Kept free of torch: comparing runs never pays for the deep-learning stack.
@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from hsframe.errors import HsframeError
+from hsframe.recording.base import PARENT_TAG
 
 DEFAULT_METRIC = "test_oa"
-# Shown next to the sort metric when the runs have them: what a results table in a paper holds.
-HEADLINE_METRICS = ("test_oa", "test_aa", "test_kappa")
-GROUP_BY = ("plugin", "dataset", "split")
-PARENT_TAG = "hsframe.seeds"  # value "parent" on the parent run of `hsframe run --seeds`
+GROUP_BY = ("model", "dataset", "split")
 PARENT_RUN_ID = "mlflow.parentRunId"
 
 
@@ -52,9 +50,9 @@ class Stat:
 
 @dataclass
 class CompareRow:
-    """One group of runs: the same plugin, dataset and split recipe, over seeds."""
+    """One group of runs: the same model, dataset and split recipe, over seeds."""
 
-    key: dict[str, str]              # group-by param -> value, e.g. {"plugin": "hybridsn", ...}
+    key: dict[str, str]              # group-by param -> value, e.g. {"model": "hybridsn", ...}
     run_ids: list[str]
     seeds: list[str]
     stats: dict[str, Stat]           # metric -> Stat over the runs that logged it
@@ -132,7 +130,11 @@ def split_key(params: dict[str, str]) -> str:
 
 
 def group_value(params: dict[str, str], name: str) -> str:
-    return split_key(params) if name == "split" else params.get(name, "-")
+    if name == "split":
+        return split_key(params)
+    if name == "model" and "model" not in params:
+        return params.get("plugin", "-")  # runs recorded before the param was named "model"
+    return params.get(name, "-")
 
 
 def _experiment(client: Any, name: str) -> Any:
@@ -196,6 +198,14 @@ def describe_metrics(names: list[str]) -> str:
     return ", ".join(plain + [f"{f}/* ({k})" for f, k in sorted(families.items())])
 
 
+def headline_metric_keys() -> list[str]:
+    """Shown next to the sort metric when the runs have them: the registry's headline metrics (OA, AA, kappa, ...)."""
+    from hsframe import plugins
+    from hsframe.metrics import headline
+
+    return [m.key for m in headline(plugins.get_plugins().metrics)]
+
+
 def compare_runs(
     tracking_uri: str,
     experiment: str,
@@ -219,7 +229,7 @@ def compare_runs(
     present = _metric_names(runs)
     if metric not in present:
         raise HsframeError(f"no run logged the metric '{metric}'. Metrics present: {describe_metrics(present)}. Choose one with --metric.")
-    metrics = [metric] + [m for m in HEADLINE_METRICS if m != metric and m in present]
+    metrics = [metric] + [m for m in headline_metric_keys() if m != metric and m in present]
 
     groups: dict[tuple[str, ...], list[Any]] = {}
     for run in runs:

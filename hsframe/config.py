@@ -319,10 +319,10 @@ def build_config(
     return resolve(layers + user, plugins.splits)
 
 
-def _format_validation(exc: ValidationError) -> str:
+def _format_validation(exc: ValidationError, prefix: str = "") -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
+        key = prefix + ".".join(str(p) for p in err["loc"])
         got = err.get("input")
         got_text = "" if isinstance(got, dict) else f" (got {got!r})"
         lines.append(f"config key '{key}': {err['msg']}{got_text}")

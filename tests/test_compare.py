@@ -116,7 +116,7 @@ def expected_groups(store: str, experiment: str = "hsframe") -> dict[tuple[str, 
     groups = defaultdict(list)
     for r in client.search_runs([exp.experiment_id]):
         if r.info.status == "FINISHED" and "test_oa" in r.data.metrics:
-            groups[(r.data.params["plugin"], r.data.params["cfg.split.train_fraction"])].append(r)
+            groups[(r.data.params["model"], r.data.params["cfg.split.train_fraction"])].append(r)
     return groups
 
 
@@ -156,7 +156,7 @@ def test_groups_match_mlflow(runs):
 
     client = mlflow.MlflowClient(store)
     [parent] = [r for r in client.search_runs([client.get_experiment_by_name("hsframe").experiment_id],
-                                              "tags.`hsframe.seeds` = 'parent' and params.plugin = 'meanspec'")]
+                                              "tags.`hsframe.seeds` = 'parent' and params.model = 'meanspec'")]
     [row] = compare_runs(store, "hsframe", f"attributes.run_id = '{parent.info.run_id}'").rows
     assert row.n == 2 and row.seeds == ["0", "1"]
     assert row.stats["test_oa"].mean == pytest.approx(parent.data.metrics["test_oa_mean"])
@@ -194,14 +194,14 @@ def test_filter(runs):
     from hsframe.compare import compare_runs
 
     store, _ = runs
-    only = compare_runs(store, "hsframe", "params.plugin = 'meanspec'")
+    only = compare_runs(store, "hsframe", "params.model = 'meanspec'")
     assert {r.key["plugin"] for r in only.rows} == {"meanspec"} and sorted(r.n for r in only.rows) == [1, 3]
     # A param only the parent has: the parent brings its seeds (not the plain seed-2 run), counted once.
     seeded = compare_runs(store, "hsframe", "params.n_seeds = '2'")
     assert [(r.key["plugin"], r.n, r.seeds) for r in seeded.rows] == [("meanspec", 2, ["0", "1"])]
     everything = compare_runs(store, "hsframe", "params.dataset = 'synthetic-pines'")
     assert sum(r.n for r in everything.rows) == 5  # every finished run with a seed of its own, no parent
-    r = invoke(store, "--filter", "params.plugin = 'hybridsn'")
+    r = invoke(store, "--filter", "params.model = 'hybridsn'")
     assert r.exit_code == 0 and "hybridsn" in r.output and "meanspec" not in r.output
 
 
@@ -285,8 +285,8 @@ def test_plot_writes_a_png(runs, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--experiment", "nope"], "unknown experiment 'nope'. Experiments in this store: 'Default', 'hsframe', 'other'"),
-    (["--filter", "params.plugin == "], "MLflow rejected the filter 'params.plugin == '"),
-    (["--filter", "params.plugin = 'nothing'"], "no FINISHED runs in experiment 'hsframe' with filter"),
+    (["--filter", "params.model == "], "MLflow rejected the filter 'params.model == '"),
+    (["--filter", "params.model = 'nothing'"], "no FINISHED runs in experiment 'hsframe' with filter"),
     (["--filter", "attributes.run_name LIKE '%running%'"], "(1 matching run(s) did not finish)"),
     (["--metric", "test_oaa"], "no run logged the metric 'test_oaa'. Metrics present: "),
 ])

@@ -3,7 +3,7 @@ import pytest
 from hsframe.config import RunConfig, flatten, parse_set, resolve, valid_keys
 from hsframe.errors import HsframeError
 from hsframe.plugins import load_plugins
-from hsframe.runner import build_config
+from hsframe.config import build_config
 from hsframe_hybridsn import DEFAULTS as HYBRIDSN_DEFAULTS
 
 
@@ -72,16 +72,39 @@ def test_set_values_are_typed():
 
 
 def test_model_options_pass_through_and_flatten(plugins):
-    cfg = build_config(plugins, "hybridsn", sets=["model.dropout=0.2"])
-    assert cfg.model == {"dropout": 0.2}
+    cfg = build_config(plugins, "hybridsn", sets=["model_options.dropout=0.2"])
+    assert cfg.model == "hybridsn" and cfg.model_options == {"dropout": 0.2}
     flat = flatten(cfg.model_dump())
-    assert flat["model.dropout"] == 0.2 and flat["train.epochs"] == cfg.train.epochs
-    assert set(k for k in flat if not k.startswith("model")) <= set(valid_keys())
+    assert flat["model_options.dropout"] == 0.2 and flat["train.epochs"] == cfg.train.epochs
+    assert set(k for k in flat if not k.startswith("model_options")) <= set(valid_keys())
 
 
-def test_plugin_flag_wins_over_config(plugins, tmp_path):
+def test_older_spellings_still_resolve(plugins, tmp_path):
+    """YAML files written before `model` / `model_options`: `plugin: NAME` and `model: {options}`."""
+    f = tmp_path / "old.yaml"
+    f.write_text("plugin: nin\nmodel: {dropout: 0.3}\n")
+    cfg = build_config(plugins, config_file=f, sets=["model.width=8"])
+    assert cfg.model == "nin" and cfg.model_options == {"dropout": 0.3, "width": 8}
+
+
+def test_model_flag_wins_over_config(plugins, tmp_path):
     f = tmp_path / "c.yaml"
-    f.write_text("plugin: nonexistent\n")
-    assert build_config(plugins, "hybridsn", config_file=f).plugin == "hybridsn"
-    with pytest.raises(HsframeError, match="unknown plugin 'nonexistent'"):
+    f.write_text("model: nonexistent\n")
+    assert build_config(plugins, "hybridsn", config_file=f).model == "hybridsn"
+    with pytest.raises(HsframeError, match="unknown model 'nonexistent'"):
         build_config(plugins, None, config_file=f)
+
+
+def test_split_options_are_typed_by_the_chosen_method(plugins):
+    cfg = build_config(plugins, "hybridsn", sets=["split.method=blocks", "split.block_size=8"])
+    # the resolved section holds the method's options, defaults filled in, nothing of the other methods
+    assert cfg.split.model_dump() == {"method": "blocks", "train_fraction": 0.1, "val_fraction": 0.1, "block_size": 8,
+                                      "margin": None}
+    # a key of another method is known (a dataset's defaults may carry it) and dropped
+    assert "block_size" not in build_config(plugins, "hybridsn", sets=["split.block_size=8"]).split.model_dump()
+    with pytest.raises(HsframeError, match="unknown split method 'blokcs'.*Did you mean 'blocks'"):
+        build_config(plugins, "hybridsn", sets=["split.method=blokcs"])
+    with pytest.raises(HsframeError, match="unknown config key 'split.block_sise'.*Did you mean 'split.block_size'"):
+        build_config(plugins, "hybridsn", sets=["split.block_sise=3"])
+    with pytest.raises(HsframeError, match="split.block_size"):
+        build_config(plugins, "hybridsn", sets=["split.method=blocks", "split.block_size=big"])

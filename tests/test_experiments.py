@@ -6,7 +6,7 @@ import pytest
 
 from conftest import REPO
 from hsframe.plugins import get_plugins
-from hsframe.runner import build_config
+from hsframe.config import build_config
 
 TEMPORAL = REPO / "experiments" / "temporal"
 MODELS = ("td_conv2d", "conv3d_133", "r2plus1d", "orthoplane", "conv3d")
@@ -16,9 +16,9 @@ MODELS = ("td_conv2d", "conv3d_133", "r2plus1d", "orthoplane", "conv3d")
 @pytest.mark.parametrize("model", MODELS)
 def test_every_config_resolves_with_the_datasets_protocol(model, dataset):
     cfg = build_config(get_plugins(), config_file=TEMPORAL / f"{model}.yaml", sets=[f"data.dataset={dataset}"])
-    assert cfg.plugin == model and cfg.experiment == "temporal-comparison"
+    assert cfg.model == model and cfg.experiment == "temporal-comparison"
     # one recipe for all five models, so that differences come from the architectures
-    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.model["width"], cfg.model["depth"]) == (12, 64, 1e-3, 16, 3)
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.model_options["width"], cfg.model_options["depth"]) == (12, 64, 1e-3, 16, 3)
     # the dataset's defaults (windows, split) win over the plugin's and lose to the YAML
     if dataset == "synthetic-sequences":
         assert (cfg.data.window, cfg.data.stride, cfg.split.method) == (8, 4, "blocks")

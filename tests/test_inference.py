@@ -1,4 +1,4 @@
-"""predict_scene / scene_logits: tiled fully convolutional inference, and the patch-by-patch fallback."""
+"""infer_scene / scene_logits: tiled fully convolutional inference, and the patch-by-patch fallback."""
 import math
 
 import numpy as np
@@ -8,11 +8,10 @@ import torch.nn as nn
 
 from hsframe.data.patches import PatchSource
 from hsframe.errors import HsframeError
-from hsframe.inference import has_scene_forward, predict_scene, scene_logits, tile_windows
+from hsframe.inference import has_scene_forward, infer_samples, infer_scene, scene_logits, tile_windows
 from hsframe.plugins import load_plugins
 from hsframe.registry import InputSpec
-from hsframe.runner import build_config
-from hsframe.training import predict
+from hsframe.config import build_config
 
 PLUGINS = load_plugins()
 TOL = 1e-4  # logits: the same sums in another order
@@ -52,15 +51,15 @@ class PatchOnly(nn.Module):
 
 
 @pytest.mark.parametrize("padding", ["zero", "reflect"])
-def test_predict_scene_equals_patch_by_patch(padding):
+def test_infer_scene_equals_patch_by_patch(padding):
     model, features = _hybridsn(), _features()
     ref = _patch_logits(model, features, P, padding)
     logits = scene_logits(model, features, P, padding, tile=10)
     assert logits.shape == (CLASSES, H, W) and logits.dtype == torch.float32
     assert (logits - ref).abs().max().item() <= TOL
-    pred = predict_scene(model, features, P, padding, tile=10)
+    pred = infer_scene(model, features, P, padding, tile=10)
     assert pred.shape == (H, W) and pred.dtype == torch.int64
-    expected = predict(model, PatchSource(features, P, padding), np.arange(H * W), 64, torch.device("cpu"))
+    expected = infer_samples(model, PatchSource(features, P, padding), np.arange(H * W), 64, torch.device("cpu"))
     assert np.array_equal(pred.reshape(-1).numpy(), expected)
 
 
@@ -103,9 +102,9 @@ def test_fallback_without_scene_forward_logs_once():
     plain = PatchOnly(model)
     assert has_scene_forward(model) and not has_scene_forward(plain)
     notes: list[str] = []
-    pred = predict_scene(plain, features, P, "zero", tile=5, batch_size=37, log=notes.append)
+    pred = infer_scene(plain, features, P, "zero", tile=5, batch_size=37, log=notes.append)
     assert notes == ["PatchOnly has no scene_forward: predicting patch by patch"]
-    assert torch.equal(pred, predict_scene(model, features, P, "zero"))
+    assert torch.equal(pred, infer_scene(model, features, P, "zero"))
     notes.clear()
     logits = scene_logits(plain, features, P, "zero", batch_size=50, log=notes.append)
     assert len(notes) == 1
@@ -142,7 +141,7 @@ def test_registered_scene_forward_equals_forward(name, padding):
     p = cfg.data.patch_size
     bands = cfg.data.pca_components or 20
     torch.manual_seed(0)
-    model = spec.build(InputSpec(channels=1, depth=bands, height=p, width=p, num_classes=5), **cfg.model).eval()
+    model = spec.build(InputSpec(channels=1, depth=bands, height=p, width=p, num_classes=5), **cfg.model_options).eval()
     if not has_scene_forward(model):
         pytest.skip(f"{name} has no scene_forward (predicted patch by patch)")
     h, w = p // 2 + 3, p // 2 + 6  # small, odd-sized, and every pixel near a border

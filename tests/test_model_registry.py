@@ -7,7 +7,7 @@ import torch
 
 from hsframe.plugins import load_plugins
 from hsframe.registry import DATA_KINDS, InputSpec
-from hsframe.runner import build_config
+from hsframe.config import build_config
 
 PLUGINS = load_plugins()
 MODELS = sorted(PLUGINS.models)
@@ -25,7 +25,7 @@ def test_registered_model_smoke(name, capsys):
     p = cfg.data.patch_size
     in_spec = InputSpec(channels=1, depth=cfg.data.pca_components or 200, height=p, width=p, num_classes=16)
     torch.manual_seed(0)
-    model = spec.build(in_spec, **cfg.model)
+    model = spec.build(in_spec, **cfg.model_options)
     x = torch.randn(4, *in_spec.as_tuple())
     y = torch.arange(4)
 

@@ -72,7 +72,7 @@ def test_dense_volume_run_logs_a_label_volume(tmp_path, store):
     [run] = runs_of(store)
     assert run.info.status == "FINISHED"
     p = run.data.params
-    assert (p["data_kind"], p["layout"], p["input_shape"]) == ("volume", "dense", "1x3x5x5")
+    assert (p["data_kind"], p["sampling"], p["input_shape"]) == ("volume", "voxel-patches", "1x3x5x5")
     assert {"test_oa", "test_aa", "test_kappa", "leakage_test_in_train_window"} <= set(run.data.metrics)
     files = artifacts(store, run.info.run_id)
     assert {"figures/label_volume_slices.png", "predictions/predicted_label_volume.npy", "metrics/confusion_matrix.json",
@@ -103,7 +103,7 @@ def test_frame_series_per_pixel_run_votes_a_map(tmp_path, store):
     # 3 windows per pixel; every subset holds whole pixels
     assert all(n % 3 == 0 for n in s["counts"].values()) and sum(s["counts"].values()) == 3 * 256
     [run] = runs_of(store)
-    assert run.data.params["layout"] == "frames-pixel" and run.data.params["input_shape"] == "1x4x5x5"
+    assert run.data.params["sampling"] == "pixel-windows" and run.data.params["input_shape"] == "1x4x5x5"
     assert 0 <= run.data.metrics["test_oa_pixel_vote"] <= 1
     assert {"figures/classification_map.png", "predictions/classification_map.npy"} <= artifacts(store, run.info.run_id)
     import mlflow
@@ -123,7 +123,7 @@ def test_volume_folder_run_lists_test_predictions(tmp_path, store):
                 "--set", "split.val_fraction=0.3"], store, tmp_path)
     assert [c["name"] for c in s["per_class"]] == ["bright", "dark"] and sum(s["counts"].values()) == 24
     [run] = runs_of(store)
-    assert run.data.params["layout"] == "volumes" and run.data.params["data_kind"] == "volume"
+    assert run.data.params["sampling"] == "volumes" and run.data.params["data_kind"] == "volume"
     assert "predictions/test_predictions.csv" in artifacts(store, run.info.run_id)
 
 
@@ -133,7 +133,7 @@ def test_synthetic_sequences_and_volumes_train_by_name(tmp_path, store):
     run_ok(["--plugin", "orthoplane", "--dataset", "synthetic-volumes", "--set", "data.dataset_options={n: 60, size: 12}",
             "--set", "split.train_fraction=0.5"], store, tmp_path)
     runs = {r.data.params["dataset"]: r for r in runs_of(store)}
-    assert runs["synthetic-sequences"].data.params["layout"] == "frames-window"
+    assert runs["synthetic-sequences"].data.params["sampling"] == "frame-windows"
     assert runs["synthetic-sequences"].data.params["data_kind"] == "sequence"
     # the dataset's own protocol: 8-frame windows split in time blocks, so no test window shares a frame with training
     assert runs["synthetic-sequences"].data.metrics["leakage_test_in_train_window"] == 0.0
@@ -187,4 +187,4 @@ def test_real_mri_volume_trains_per_voxel(tmp_path, store):
     assert sum(s["counts"].values()) == 33 * 41 * 25  # background is a class: every voxel is a sample
     assert [c["test_pixels"] for c in s["per_class"]][1] > 0.9 * 330 * 0.9  # the mask's voxels are mostly test
     [run] = runs_of(store)
-    assert run.data.params["layout"] == "dense" and run.info.status == "FINISHED"
+    assert run.data.params["sampling"] == "voxel-patches" and run.info.status == "FINISHED"

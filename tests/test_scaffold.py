@@ -278,9 +278,9 @@ def test_scaffold_install_test_list_run_and_find_in_mlflow(tmp_path):
         client = mlflow.MlflowClient(store)
         run = client.get_run(summary["run_id"])
         assert run.info.status == "FINISHED"
-        assert run.data.params["plugin"] == name
-        assert run.data.params["plugin_package"] == package
-        assert run.data.params["cfg.model.width"] == "8"
+        assert run.data.params["model"] == name
+        assert run.data.params["model_package"] == package
+        assert run.data.params["cfg.model_options.width"] == "8"
         assert {"test_oa", "test_aa", "test_kappa", "test_class_acc/01_alfalfa"} <= set(run.data.metrics)
         assert [m.step for m in client.get_metric_history(run.info.run_id, "val_oa")] == [1]
     finally:

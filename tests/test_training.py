@@ -7,22 +7,23 @@ from hsframe.config import TrainConfig
 from hsframe.data.patches import PatchSource
 from hsframe.errors import HsframeError
 from hsframe.progress import TrainingProgress
-from hsframe.training import autocast, select_device, train
+from hsframe.device import autocast, select_device
+from hsframe.training import train
 
 
 def tiny_problem():
     torch.manual_seed(0)
     feats = torch.randn(4, 12, 12)
-    labels = (np.arange(144) % 3 + 1).astype(np.int64)
+    targets = (np.arange(144) % 3).astype(np.int64)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 3))
-    return PatchSource(feats, 3), labels, model
+    return PatchSource(feats, 3), targets, model
 
 
 def fit(micro: int | None) -> torch.Tensor:
-    source, labels, model = tiny_problem()
+    source, targets, model = tiny_problem()
     cfg = TrainConfig(epochs=2, batch_size=32, micro_batch_size=micro, lr=0.1, amp=False)
     console = Console(file=open("/dev/null", "w"))
-    train(model, source, labels, np.arange(0, 100), np.arange(100, 144), cfg, torch.device("cpu"),
+    train(model, source, targets, np.arange(0, 100), np.arange(100, 144), cfg, torch.device("cpu"),
           torch.Generator().manual_seed(0), TrainingProgress(console, 2, 4))
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 

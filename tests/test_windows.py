@@ -10,11 +10,35 @@ from hsframe.data.patches import VolumeSource, WindowSource
 from hsframe.data.series import FrameSeries, window_labels, window_starts
 from hsframe.data.volumes import ArrayVolumes, LabeledVolume, VolumeSet
 from hsframe.errors import HsframeError
-from hsframe.tasks import channel_stats, make_task, pixel_vote, sample_source, split_task
+from hsframe.engine.prepare import prepare
+from hsframe.plugins import get_plugins
+from hsframe.recording import MemoryRecorder
+from hsframe.tasks import make_task
 
 
 def cfg(**values) -> RunConfig:
     return resolve([("test", values)])
+
+
+def split_task(c: RunConfig, task):
+    """The split of the task's grid, and the same split over its samples, as a run draws them."""
+    split = prepare(c, task, get_plugins()).split
+    return split.grid, split.samples
+
+
+def fitted(task, train, standardize=True):
+    """The task's samples fitted on ``train``, and the per-channel statistics the run records."""
+    task.cfg = task.cfg.model_copy(update={"data": task.cfg.data.model_copy(update={"standardize": standardize})})
+    rec = MemoryRecorder()
+    with rec.run("test", {}) as run_id:
+        samples = task.fit_samples(train, torch.device("cpu"), rec)
+    stats = rec.runs[run_id].artifacts["preprocess/samples.json"]
+    return samples, np.array(stats["channel_mean"]), np.array(stats["channel_std"])
+
+
+def sample_source(task):
+    """Samples without scaling (mean 0, std 1), so that they equal the raw data."""
+    return fitted(task, np.arange(len(task.labels)), standardize=False)[0].source
 
 
 def series(t=20, h=9, w=11, c=2, per_pixel=True, seed=0) -> FrameSeries:
@@ -52,9 +76,9 @@ def test_dense_windows_equal_direct_slicing(window, pad):
 def test_series_pixel_windows_equal_direct_slicing():
     s = series()
     task = make_task(cfg(**{"data.window": 8, "data.stride": 5, "data.patch_size": 3}), s)
-    assert task.layout == "frames-pixel" and task.starts.tolist() == [0, 5, 10]
-    assert task.sample_shape == (2, 8, 3, 3) and len(task.labels) == 3 * 9 * 11
-    src = sample_source(task, np.zeros(2, np.float32), np.ones(2, np.float32), "cpu")
+    assert task.sampling == "pixel-windows" and task.starts.tolist() == [0, 5, 10]
+    assert task.input_spec.as_tuple() == (2, 8, 3, 3) and len(task.labels) == 3 * 9 * 11
+    src = sample_source(task)
     padded = np.pad(np.moveaxis(s.frames, -1, 0), [(0, 0), (0, 0), (1, 1), (1, 1)])
     for i in [0, 98, 99, 200, 3 * 99 - 1]:
         a, pix = divmod(i, 99)
@@ -67,9 +91,9 @@ def test_series_pixel_windows_equal_direct_slicing():
 def test_series_frame_windows_are_whole_frames():
     s = series(per_pixel=False)
     task = make_task(cfg(**{"data.window": 4, "data.stride": 2}), s)
-    assert task.layout == "frames-window" and task.sample_shape == (2, 4, 9, 11)
-    assert task.window == (3,)  # windows 4 frames long, 2 apart: a window shares frames with its neighbour only
-    src = sample_source(task, np.zeros(2, np.float32), np.ones(2, np.float32), "cpu")
+    assert task.sampling == "frame-windows" and task.input_spec.as_tuple() == (2, 4, 9, 11)
+    assert task.grid.window == (3,)  # windows 4 frames long, 2 apart: a window shares frames with its neighbour only
+    src = sample_source(task)
     np.testing.assert_array_equal(src.samples([3]).numpy()[0], np.moveaxis(s.frames[6:10], -1, 0))
     assert task.labels.tolist() == window_labels(s.labels, 4, 2).tolist() == [1, 1, 1, 1, 0, 2, 2, 2, 2]
 
@@ -134,40 +158,40 @@ def test_volumes_take_random_splits_only():
         split_task(cfg(**{"split.method": "fixed"}), task)
 
 
-@pytest.mark.parametrize("layout", ["volumes", "dense", "frames-pixel", "frames-window"])
+@pytest.mark.parametrize("layout", ["volumes", "voxel-patches", "pixel-windows", "frame-windows"])
 def test_statistics_come_from_training_samples_only(layout):
     rng = np.random.default_rng(3)
     if layout == "volumes":
         data = VolumeSet("v", ArrayVolumes(rng.normal(size=(40, 2, 4, 4, 4)).astype(np.float32)),
                          np.arange(40) % 2 + 1, ["a", "b"])
         c = cfg(**{"split.train_fraction": 0.5})
-    elif layout == "dense":
+    elif layout == "voxel-patches":
         data = LabeledVolume("v", rng.normal(size=(2, 6, 6, 6)).astype(np.float32), rng.integers(1, 3, (6, 6, 6)), ["a", "b"])
         c = cfg(**{"data.patch_size": 3})
     else:
-        data = series(t=200, per_pixel=layout == "frames-pixel")
+        data = series(t=200, per_pixel=layout == "pixel-windows")
         c = cfg(**{"data.window": 4, "data.stride": 4, "data.patch_size": 3, "split.train_fraction": 0.5,
                    "split.val_fraction": 0.3})
     task = make_task(c, data)
-    assert task.layout == layout
+    assert task.sampling == layout
     _, split = split_task(c, task)
-    mean, std = channel_stats(task, split.train, True)
+    _, mean, std = fitted(task, split.train)
     # Corrupt everything the test samples hold that no training sample holds: the statistics must not move.
     if layout == "volumes":
         data.volumes.volumes[split.test] = 1e6
-    elif layout == "dense":
+    elif layout == "voxel-patches":
         data.volume.reshape(2, -1)[:, split.test] = 1e6
-    elif layout == "frames-pixel":
-        test_pixels = np.unique(split.test % task.split_labels.size)
+    elif layout == "pixel-windows":
+        test_pixels = np.unique(split.test % task.grid.labels.size)
         data.frames.reshape(200, -1, 2)[:, test_pixels] = 1e6
     else:
         used = np.unique((task.starts[split.train][:, None] + np.arange(4)).reshape(-1))
         data.frames[np.setdiff1d(np.arange(200), used)] = 1e6
-    mean2, std2 = channel_stats(task, split.train, True)
+    _, mean2, std2 = fitted(task, split.train)
     np.testing.assert_array_equal(mean, mean2)
     np.testing.assert_array_equal(std, std2)
     assert np.all(np.abs(mean) < 1) and np.all(np.abs(std - 1) < 0.5)  # standard normal data
-    m0, s0 = channel_stats(task, split.train, False)
+    _, m0, s0 = fitted(task, split.train, standardize=False)
     assert m0.tolist() == [0, 0] and s0.tolist() == [1, 1]
 
 
@@ -176,7 +200,7 @@ def test_volume_source_reads_and_standardizes():
     src = VolumeSource(ArrayVolumes(vols), np.array([3, 3]), np.array([2, 2]), "cpu")
     got = src.samples(np.array([7, 2])).numpy()
     np.testing.assert_allclose(got, (vols[[7, 2]] - 3) / 2, rtol=1e-6)
-    x, y = next(src.batches(np.arange(10), np.arange(10) % 2 + 1, 4))
+    x, y = next(src.batches(np.arange(10), np.arange(10) % 2, 4))
     assert x.shape == (4, 2, 3, 4, 5) and y.tolist() == [0, 1, 0, 1]
 
 
@@ -184,7 +208,7 @@ def test_pixel_vote_is_the_majority_of_a_pixels_windows():
     s = series(h=2, w=2)
     task = make_task(cfg(**{"data.window": 4, "data.stride": 4, "data.patch_size": 1}), s)  # 5 windows per pixel
     index = np.arange(len(task.labels))
-    pred = np.array([1, 2, 3, 4] * 5)  # pixel i always predicted i + 1
-    pred[[4, 8]] = 3  # pixel 0: windows say 1, 3, 3, 1, 1 -> 1
-    pixels, voted = pixel_vote(task, index, pred)
-    assert pixels.tolist() == [0, 1, 2, 3] and voted.tolist() == [1, 2, 3, 4]
+    pred = np.array([0, 1, 2, 3] * 5)  # pixel i always predicted class i (0-based)
+    pred[[4, 8]] = 2  # pixel 0: windows say 0, 2, 2, 0, 0 -> 0
+    pixels, voted = task.pixel_vote(index, pred)
+    assert pixels.tolist() == [0, 1, 2, 3] and voted.tolist() == [0, 1, 2, 3]

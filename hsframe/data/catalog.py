@@ -228,12 +228,14 @@ class DatasetCard(_Strict):
     def _defaults(cls, v: dict[str, Any]) -> dict[str, Any]:
         # The same keys and values a config file takes, checked the same way (unknown key -> nearest one).
         from hsframe.config import resolve
+        from hsframe.splits import builtin_splits
 
         undotted = [k for k in v if not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+", str(k))]
         if undotted:
             raise ValueError(f"keys must be dotted config keys such as data.window, got {undotted}")
         try:
-            resolve([("dataset card defaults", v)])
+            # Cards load while the plugins load, so they are checked against the built-in split methods.
+            resolve([("dataset card defaults", v)], builtin_splits())
         except HsframeError as exc:
             raise ValueError(str(exc)) from None
         return v

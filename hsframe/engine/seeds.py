@@ -12,9 +12,7 @@ from hsframe.engine.summary import SeedsSummary
 from hsframe.errors import HsframeError
 from hsframe.metrics import headline
 from hsframe.plugins import Plugins
-from hsframe.recording import Recorder
-
-PARENT_TAG = "hsframe.seeds"  # value "parent" on the parent run; `hsframe compare` groups its children
+from hsframe.recording import PARENT_TAG, Recorder
 
 
 def run_seeds(cfg: RunConfig, seeds: list[int], plugins: Plugins, recorder: Recorder, reporter: Reporter) -> SeedsSummary:

@@ -13,6 +13,8 @@ from typing import Any
 
 # How a run ended: the statuses MLflow uses.
 FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
+# Tag set to "parent" on the parent run of repeated seeds; `hsframe compare` counts its children instead.
+PARENT_TAG = "hsframe.seeds"
 
 
 class Recorder(ABC):

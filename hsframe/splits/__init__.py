@@ -13,10 +13,15 @@ from hsframe.splits.blocks import BlockSplit
 from hsframe.splits.fixed import FixedSplit
 from hsframe.splits.random import RandomSplit
 
-__all__ = ["SplitGrid", "SplitMethod", "SplitOptions", "RandomSplit", "BlockSplit", "FixedSplit"]
+__all__ = ["builtin_splits", "SplitGrid", "SplitMethod", "SplitOptions", "RandomSplit", "BlockSplit", "FixedSplit"]
+
+
+def builtin_splits() -> dict[str, SplitMethod]:
+    """The built-in methods by name (what a check made while the plugins load can use)."""
+    return {m.name: m for m in (RandomSplit(), BlockSplit(), FixedSplit())}
 
 
 @hookimpl
 def register_splits(register: Callable[[SplitMethod], None]) -> None:
-    for method in (RandomSplit(), BlockSplit(), FixedSplit()):
+    for method in builtin_splits().values():
         register(method)
