@@ -14,7 +14,7 @@ def register_models(register: Callable[..., None]) -> None:
     """Register model architectures.
 
     Call ``register(ModelSpec(...))`` once per model. The spec's ``build`` callable receives an
-    ``InputSpec`` and the run's ``model.*`` options and returns a ``torch.nn.Module`` mapping
+    ``InputSpec`` and the run's ``model_options.*`` and returns a ``torch.nn.Module`` mapping
     ``(N, C, D, H, W)`` to ``(N, num_classes)`` logits. Import torch inside ``build``, not at the
     top of the plugin module, so that ``hsframe --help`` and ``hsframe plugins`` stay fast.
     """
