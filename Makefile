@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: install run test temporal-comparison clean
+.PHONY: install run lint test temporal-comparison clean
 
 $(STAMP): pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/hsframe run --plugin hybridsn
+
+# Ruff: pyflakes, pycodestyle and import order, configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
 
 test: install
 	$(BIN)/python -m pytest
