@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(PLUGINS)
 install: $(STAMP)
 
 run: install
-	$(BIN)/hsframe run --plugin hybridsn
+	$(BIN)/hsframe run --model hybridsn
 
 # Ruff: pyflakes, pycodestyle and import order, configured in pyproject.toml.
 lint: install
