@@ -1,4 +1,4 @@
-"""Full-scene inference: the common recipe's patch-by-patch batches vs predict_scene's tiled pass.
+"""Full-scene inference: the common recipe's patch-by-patch batches vs infer_scene's tiled pass.
 
     .venv/bin/python bench/full_scene.py                     # both scenes (about 5 minutes on 2 cores)
     .venv/bin/python bench/full_scene.py --ip-pixels 2000    # quicker: (a) on a subset, extrapolated
@@ -11,8 +11,8 @@ timing does not depend on the values) of two scene sizes:
 
 (a) The common recipe: materialize the centred 25x25 patches of a batch of pixels (batch 256),
     run ``forward``, keep the logits; every pixel's convolutions are computed from scratch.
-(b) :func:`hsframe.inference.predict_scene`: ``scene_forward`` on overlapping 256x256 tiles (the
-    timed call is ``scene_logits(...).argmax(0)``, which is what predict_scene does, so the
+(b) :func:`hsframe.inference.infer_scene`: ``scene_forward`` on overlapping 256x256 tiles (the
+    timed call is ``scene_logits(...).argmax(0)``, which is what infer_scene does, so the
     logits are at hand for the check).
 
 Where (a) over a whole scene would take too long (Pavia: about half an hour on 2 cores), it is timed
@@ -92,7 +92,7 @@ def bench(size: SceneSize, pixels: int | None, tile: int, batch_size: int, seed:
     print(f"{size.name} {size.height}x{size.width}, {size.components} components, {PATCH}x{PATCH} patches, "
           f"{size.classes} classes, {n:,} pixels:")
     print(f"  (a) patch by patch (batch {batch_size}) {time_a:8.1f} s   [{how}]")
-    print(f"  (b) predict_scene (tile {tile})      {time_b:8.1f} s   [all {n:,} pixels, measured]")
+    print(f"  (b) infer_scene (tile {tile})      {time_b:8.1f} s   [all {n:,} pixels, measured]")
     print(f"  (b) is {ratio:.1f}x faster; predictions agree on {agree:,}/{len(index):,} pixels, "
           f"max |logit (a) - (b)| = {diff:.2e}", flush=True)
     return ratio
