@@ -88,7 +88,7 @@ def hsframe_run(micro: bool) -> None:
     extra = ["--set", "train.micro_batch_size=16", "--set", "eval.batch_size=32"] if micro else []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "s.json"
-        r = CliRunner().invoke(cli, ["run", "--plugin", "hybridsn", "--preset", "paper", "--set", "train.epochs=1",
+        r = CliRunner().invoke(cli, ["run", "--model", "hybridsn", "--preset", "paper", "--set", "train.epochs=1",
                                      "--set", "eval.full_map=false", *extra, "--tracking-uri", f"sqlite:///{tmp}/m.db",
                                      "--summary-json", str(out)])
         if r.exit_code != 0:

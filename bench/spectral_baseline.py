@@ -50,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "summary.json"
         t0 = time.perf_counter()
-        result = CliRunner().invoke(cli, ["run", "--plugin", "hybridsn", "--seed", str(args.seed),
+        result = CliRunner().invoke(cli, ["run", "--model", "hybridsn", "--seed", str(args.seed),
                                           "--tracking-uri", f"sqlite:///{tmp}/mlflow.db", "--summary-json", str(out)])
         if result.exit_code != 0:
             raise SystemExit(result.output)
