@@ -212,3 +212,17 @@ def test_pixel_vote_is_the_majority_of_a_pixels_windows():
     pred[[4, 8]] = 2  # pixel 0: windows say 0, 2, 2, 0, 0 -> 0
     pixels, voted = task.pixel_vote(index, pred)
     assert pixels.tolist() == [0, 1, 2, 3] and voted.tolist() == [0, 1, 2, 3]
+
+
+def test_per_pixel_series_take_fixed_train_and_test_maps(tmp_path):
+    s = series(h=12, w=12)
+    s.labels[s.labels == 0] = 1  # every pixel labeled
+    train_map = np.where(np.arange(144).reshape(12, 12) < 72, s.labels, 0)  # the top half trains
+    np.save(tmp_path / "train.npy", train_map)
+    c = cfg(**{"data.window": 8, "data.stride": 4, "data.patch_size": 3, "split.method": "fixed",
+               "split.train_map": str(tmp_path / "train.npy")})
+    task = make_task(c, s)
+    base, samples = split_task(c, task)
+    assert set(np.concatenate([base.train, base.val]).tolist()) == set(range(72))
+    assert set(base.test.tolist()) == set(range(72, 144))
+    assert set(np.unique(samples.test % 144).tolist()) == set(range(72, 144))
