@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from hsframe.data.volume_readers import ZeroLabel
 from hsframe.errors import HsframeError
 from hsframe.hookspecs import hookimpl
 from hsframe.registry import DATA_KINDS, DatasetSpec
@@ -57,7 +58,6 @@ PIXEL_LAYOUTS = ("bands_x_pixels_F", "bands_x_pixels_C")
 # What each kind's ``shape`` means, as loaded. Series and volumes may omit the channel axis
 # (a 3-number shape means one channel: (T, H, W) -> (T, H, W, 1), (D, H, W) -> (1, D, H, W)).
 SHAPE_AXES = {"hsi": ("H", "W", "B"), "sequence": ("T", "H", "W", "C"), "volume": ("C", "D", "H", "W")}
-ZeroLabel = Literal["unlabeled", "class"]
 
 _HEX = {"md5": 32, "sha256": 64, "git_sha1": 40}
 CHECKSUM_KINDS = tuple(_HEX)

@@ -4,7 +4,7 @@
   of volumes (memory-mapped) with a labels file, or a folder of class sub-folders holding one
   ``.npy``/NIfTI file per volume (each read on demand).
 - :func:`open_labeled_volume`: one volume and its label volume (NIfTI through nibabel, or any
-  format :func:`hsframe.data.readers.read_array` reads).
+  format registered in :mod:`hsframe.data.io`, as :func:`hsframe.data.readers.read_array` reads).
 - :func:`open_frame_series`: frames ``(T, H, W[, C])`` and per-pixel or per-frame labels.
 
 Stored label values become class ids the hyperspectral way (0 = unlabeled, classes 1..K), through
@@ -25,19 +25,12 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from hsframe.data.readers import (
-    _FORMAT_TITLES,
-    _Array,
-    _detect_format,
-    _integer_valued,
-    _materialize,
-    _open_source,
-    select_array,
-)
+from hsframe.data.io import Array, FileFormat, detect_format, integer_valued, materialize, read_npy_header, select_array, squeezed_ndim, stem
 from hsframe.data.series import FrameSeries
 from hsframe.data.volumes import LabeledVolume, VolumeSet
 from hsframe.errors import HsframeError
 
+# How a stored label 0 is read (the option data.zero_label; dataset cards use it too).
 ZeroLabel = Literal["unlabeled", "class"]
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -235,14 +228,14 @@ def open_volume_set(
         raise HsframeError(f"not found: {path} (working directory {Path.cwd()}). Check the path.")
     if path.is_dir():
         return _open_class_folder(path, labels, class_names, label_remap, zero_label, kind, name)
-    fmt = _detect_format(path)
-    if fmt == "hdf5":
-        reader, stored, where = _open_hdf5_volumes(path, labels, volumes_key, labels_key)
-    elif fmt == "npy":
+    fmt = detect_format(path)
+    if fmt.name == "hdf5":
+        reader, stored, where = _open_hdf5_volumes(path, fmt, labels, volumes_key, labels_key)
+    elif fmt.name == "npy":
         reader, stored, where = _open_npy_volumes(path, labels, labels_key)
     else:
         raise HsframeError(
-            f"{path} is {_FORMAT_TITLES.get(fmt, fmt)}, which holds no volume set. Volume sets are read from an HDF5 "
+            f"{path} is {fmt.title}, which holds no volume set. Volume sets are read from an HDF5 "
             "file (.h5/.hdf5: volumes (N, [C,] D, H, W) + labels (N,)), a .npy of volumes with a labels file "
             "(data.labels), or a folder with one sub-folder per class. Convert the data to one of these."
         )
@@ -255,7 +248,7 @@ def open_volume_set(
         raise HsframeError(f"{path} holds no volumes (N = 0). Check that it is the right file.")
     ids, names = _labels_and_names(stored, where, class_names, label_remap, zero_label)
     return VolumeSet(
-        name=name or _stem(path),
+        name=name or stem(path, _NIFTI_SUFFIXES),
         volumes=reader,
         labels=ids,
         class_names=names,
@@ -320,7 +313,7 @@ def open_labeled_volume(
             spacing = _nifti_spacing(limg)
     else:
         stored, key = _read_raw(labels, labels_key, "data.labels_key",
-                                lambda a: len(a.shape) == 3 and _integer_valued(a), "3-D integer-valued array")
+                                lambda a: len(a.shape) == 3 and integer_valued(a), "3-D integer-valued array")
         lab_where = _where(labels, key)
     if stored.ndim == 4 and stored.shape[-1] == 1:  # a mask saved as (X, Y, Z, 1)
         stored = stored[..., 0]
@@ -333,7 +326,7 @@ def open_labeled_volume(
             "together (resample the labels onto the volume's grid) and that data.cube_key / data.labels_key name the right arrays."
         )
     ids, names = _labels_and_names(_whole(stored, lab_where), lab_where, class_names, label_remap, zero_label)
-    return LabeledVolume(name=name or _stem(path), volume=volume, labels=ids, class_names=names, spacing=spacing)
+    return LabeledVolume(name=name or stem(path, _NIFTI_SUFFIXES), volume=volume, labels=ids, class_names=names, spacing=spacing)
 
 
 def open_frame_series(
@@ -375,8 +368,8 @@ def open_frame_series(
     _check_finite(frames, "frames", frames_where)
     t, h, w, _ = frames.shape
 
-    def fits(a: _Array) -> bool:
-        return (a.shape in ((h, w), (h, w, 1), (t,))) and _integer_valued(a)
+    def fits(a: Array) -> bool:
+        return (a.shape in ((h, w), (h, w, 1), (t,))) and integer_valued(a)
 
     stored, lkey = _read_raw(labels, labels_key, "data.labels_key", fits, f"integer-valued array of shape {(h, w)} or {(t,)}")
     lab_where = _where(labels, lkey)
@@ -391,19 +384,19 @@ def open_frame_series(
         )
     ids, names = _labels_and_names(_whole(stored, lab_where), lab_where, class_names, label_remap, zero_label)
     stamps = _timestamps(timestamps, t)
-    return FrameSeries(name=name or _stem(path), frames=frames, labels=ids, class_names=names, timestamps=stamps)
+    return FrameSeries(name=name or stem(path, _NIFTI_SUFFIXES), frames=frames, labels=ids, class_names=names, timestamps=stamps)
 
 
 # --------------------------------------------------------------------------- volume sets: the three layouts
 
 
 def _open_hdf5_volumes(
-    path: Path, labels: str | os.PathLike | None, volumes_key: str | None, labels_key: str | None
+    path: Path, fmt: FileFormat, labels: str | os.PathLike | None, volumes_key: str | None, labels_key: str | None
 ) -> tuple[Hdf5Volumes, np.ndarray, str]:
     """The lazy reader of the volumes dataset, the stored labels ``(N,)`` and where they came from."""
     same_file = labels is None or _same_file(Path(labels), path)
     try:
-        with _open_source(path, "hdf5") as src:
+        with fmt.open(path) as src:
             vkey = select_array(src, volumes_key, path, "data.cube_key", lambda a: len(a.shape) in (4, 5),
                          "4-D (N, D, H, W) or 5-D (N, C, D, H, W) array")
             vshape = src.arrays[vkey].shape
@@ -416,14 +409,14 @@ def _open_hdf5_volumes(
                 raise HsframeError(f"the volumes in {_where(path, vkey)} are empty: shape {vshape}.")
             if same_file:
                 lkey = select_array(src, labels_key, path, "data.labels_key",
-                             lambda a: len(a.shape) >= 1 and _squeezed_ndim(a.shape) <= 1 and a.dtype.kind in "biu",
+                             lambda a: len(a.shape) >= 1 and squeezed_ndim(a.shape) <= 1 and a.dtype.kind in "biu",
                              "1-D integer array")
                 arr = src.arrays[lkey]
-                stored, where = _materialize(arr, arr.perm, arr.dtype), _where(path, lkey)
+                stored, where = materialize(arr, arr.perm, arr.dtype), _where(path, lkey)
     except HsframeError:
         raise
     except Exception as exc:
-        raise HsframeError(f"could not read {path} as an HDF5 file: {type(exc).__name__}: {exc}. "
+        raise HsframeError(f"could not read {path} as {fmt.title}: {type(exc).__name__}: {exc}. "
                            "The file may be truncated or corrupt: export it again.") from exc
     if not same_file:
         stored, where = _read_label_list(Path(labels), labels_key)  # type: ignore[arg-type]
@@ -525,9 +518,7 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of a ``.npy`` from its header, checking that the data is all there."""
     try:
         with path.open("rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(fh)
+            shape, dtype = read_npy_header(fh)
             offset = fh.tell()
     except (OSError, ValueError) as exc:
         raise HsframeError(f"could not read {path} as a NumPy .npy file: {exc}. "
@@ -547,7 +538,7 @@ def _read_label_list(path: Path, key: str | None) -> tuple[np.ndarray, str]:
         if not path.is_file():
             raise HsframeError(f"file not found: {path} (working directory {Path.cwd()}). Check data.labels.")
         return _read_text_labels(path), str(path)
-    raw, name = _read_raw(path, key, "data.labels_key", lambda a: len(a.shape) >= 1 and _squeezed_ndim(a.shape) <= 1 and _integer_valued(a),
+    raw, name = _read_raw(path, key, "data.labels_key", lambda a: len(a.shape) >= 1 and squeezed_ndim(a.shape) <= 1 and integer_valued(a),
                           "1-D integer-valued array")
     return raw, _where(path, name)
 
@@ -579,7 +570,7 @@ def _read_text_labels(path: Path) -> np.ndarray:
 
 
 def _label_list(stored: np.ndarray, where: str) -> np.ndarray:
-    if _squeezed_ndim(stored.shape) > 1:
+    if squeezed_ndim(stored.shape) > 1:
         raise HsframeError(f"the labels in {where} must be one value per volume (N,); they are {stored.shape}. "
                            "Name the labels' array with data.labels_key.")
     return _whole(stored.reshape(-1), where)
@@ -662,26 +653,22 @@ def _nifti_spacing(img: Any) -> tuple[float, float, float] | None:
 # --------------------------------------------------------------------------- any-format arrays
 
 
-def _read_raw(path: Path, key: str | None, option: str, fits: Callable[[_Array], bool], what: str) -> tuple[np.ndarray, str]:
+def _read_raw(path: Path, key: str | None, option: str, fits: Callable[[Array], bool], what: str) -> tuple[np.ndarray, str]:
     """One array of any ``read_array`` format, as stored; ``key`` or else the only array that ``fits``."""
     path = Path(path)
-    fmt = _detect_format(path)
+    fmt = detect_format(path)
     try:
-        with _open_source(path, fmt) as src:
+        with fmt.open(path) as src:
             name = select_array(src, key, path, option, fits, what)
             arr = src.arrays[name]
-            return _materialize(arr, arr.perm, arr.dtype), name
+            return materialize(arr, arr.perm, arr.dtype), name
     except HsframeError:
         raise
     except MemoryError:
         raise HsframeError(f"not enough memory to read {path}: use a machine with more RAM or crop the data first.") from None
     except Exception as exc:  # the parsers' errors on bad bytes are many and unrelated
-        raise HsframeError(f"could not read {path} as {_FORMAT_TITLES.get(fmt, fmt)}: {type(exc).__name__}: {exc}. "
+        raise HsframeError(f"could not read {path} as {fmt.title}: {type(exc).__name__}: {exc}. "
                            "The file may be truncated or corrupt: export it again.") from exc
-
-
-def _squeezed_ndim(shape: tuple[int, ...]) -> int:
-    return sum(1 for s in shape if s != 1)
 
 
 # --------------------------------------------------------------------------- labels -> class ids
@@ -811,12 +798,3 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
-
-
-def _stem(path: Path) -> str:
-    """File name without its data suffixes: ``brain.nii.gz`` -> ``brain``."""
-    name = path.name
-    for suffix in (".nii.gz", ".nii", ".hdf5", ".h5", ".npy", ".npz", ".mat", ".tiff", ".tif"):
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem or name
