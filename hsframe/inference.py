@@ -27,8 +27,8 @@ import torch
 import torch.nn as nn
 
 from hsframe.data.patches import PatchSource, SampleSource
-from hsframe.errors import HsframeError
 from hsframe.device import autocast
+from hsframe.errors import HsframeError
 
 Padding = Literal["zero", "reflect"]
 Log = Callable[[str], object]

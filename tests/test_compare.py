@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import FAST, REPO
+
 from hsframe import ModelSpec, hookimpl
 from hsframe.cli import cli
 from hsframe.cli_compare import compare

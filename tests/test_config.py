@@ -1,9 +1,8 @@
 import pytest
 
-from hsframe.config import RunConfig, flatten, parse_set, resolve, valid_keys
+from hsframe.config import RunConfig, build_config, flatten, parse_set, resolve, valid_keys
 from hsframe.errors import HsframeError
 from hsframe.plugins import load_plugins
-from hsframe.config import build_config
 from hsframe_hybridsn import DEFAULTS as HYBRIDSN_DEFAULTS
 
 

@@ -89,7 +89,8 @@ def test_markers_appear_once(doc):
 
 @pytest.mark.parametrize("text", [
     "hsframe plugin new", "--force", "pip install -e", "pytest", "hsframe plugins --json",
-    "hsframe run --model", "--set model_options.", "register_splits", "register_metrics", "register_formats", "mlflow ui --backend-store-uri sqlite:///mlflow.db", "Compare",
+    "hsframe run --model", "--set model_options.", "register_splits", "register_metrics", "register_formats",
+    "mlflow ui --backend-store-uri sqlite:///mlflow.db", "Compare",
     "python -m build", "twine upload", "[project.entry-points.hsframe]",
     "HSFRAME_PLUGIN_API", "HSFRAME_STRICT_PLUGINS", "HSFRAME_DISABLE_PLUGINS",
 ])

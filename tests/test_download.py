@@ -7,8 +7,8 @@ import hashlib
 import shutil
 import socket
 import subprocess
-import threading
 import textwrap
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 

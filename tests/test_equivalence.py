@@ -185,7 +185,8 @@ def test_command_exit_codes_on_local_models(toy_plugins):
     (["frames2d", "frames3d", "--input", "1,8,a,32"], "got '1,8,a,32'"),
     (["frames2d", "frames3d", "--input", "0,8,32,32"], "four positive integers"),
     (["frames2d", "frames3d", "--option", "nope"], "--option takes KEY=VALUE"),
-    (["frames2d", "frames3d", "--option", "colour=1"], "plugin 'frames3d' cannot be built for input (C, D, H, W) = (1, 8, 32, 32) with 10 classes and options {'colour': 1}"),
+    (["frames2d", "frames3d", "--option", "colour=1"],
+     "model 'frames3d' cannot be built for input (C, D, H, W) = (1, 8, 32, 32) with 10 classes and options {'colour': 1}"),
 ])
 def test_bad_input_exits_2_with_one_message(toy_plugins, args, match):
     result = invoke(*args)

@@ -3,10 +3,10 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
-from hsframe.plugins import get_plugins
+
 from hsframe.config import build_config
+from hsframe.plugins import get_plugins
 
 TEMPORAL = REPO / "experiments" / "temporal"
 MODELS = ("td_conv2d", "conv3d_133", "r2plus1d", "orthoplane", "conv3d")

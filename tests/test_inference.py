@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch.nn as nn
 
+from hsframe.config import build_config
 from hsframe.data.patches import PatchSource
 from hsframe.errors import HsframeError
 from hsframe.inference import has_scene_forward, infer_samples, infer_scene, scene_logits, tile_windows
 from hsframe.plugins import load_plugins
 from hsframe.registry import InputSpec
-from hsframe.config import build_config
 
 PLUGINS = load_plugins()
 TOL = 1e-4  # logits: the same sums in another order

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix as sk_cm
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score
+from sklearn.metrics import confusion_matrix as sk_cm
 
 from hsframe.evaluation import confusion_matrix, evaluate, metrics_from_confusion
 

@@ -5,9 +5,9 @@ A new plugin is covered as soon as it is installed: no test to write.
 import pytest
 import torch
 
+from hsframe.config import build_config
 from hsframe.plugins import load_plugins
 from hsframe.registry import DATA_KINDS, InputSpec
-from hsframe.config import build_config
 
 PLUGINS = load_plugins()
 MODELS = sorted(PLUGINS.models)

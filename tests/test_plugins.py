@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import make_dist
+
 from hsframe.errors import HsframeError
 from hsframe.plugins import load_plugins
 

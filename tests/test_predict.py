@@ -5,8 +5,8 @@ import socket
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import FAST, runs_of
+
 from hsframe.cli import cli
 
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import SHARED, runs_of
+
 from hsframe.cli import cli
 
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent")

@@ -5,9 +5,9 @@ import types
 
 import pytest
 from click.testing import CliRunner
+from conftest import FAST, runs_of
 from rich.console import Console
 
-from conftest import FAST, runs_of
 from hsframe import ModelSpec, hookimpl
 from hsframe.cli import cli
 from hsframe.plugins import load_plugins

@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 from click.testing import CliRunner
-
 from conftest import FAST, runs_of
+
 from hsframe.cli import cli
 from hsframe.data.split import stratified_split
 from hsframe.data.synthetic import synthetic_pines

@@ -5,9 +5,9 @@ from rich.console import Console
 
 from hsframe.config import TrainConfig
 from hsframe.data.patches import PatchSource
+from hsframe.device import autocast, select_device
 from hsframe.errors import HsframeError
 from hsframe.progress import TrainingProgress
-from hsframe.device import autocast, select_device
 from hsframe.training import train
 
 

@@ -26,7 +26,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 from test_compare import TINY, hsframe_run, tiny_plugins
 

@@ -9,8 +9,8 @@ from hsframe.data.leakage import leakage_report
 from hsframe.data.patches import VolumeSource, WindowSource
 from hsframe.data.series import FrameSeries, window_labels, window_starts
 from hsframe.data.volumes import ArrayVolumes, LabeledVolume, VolumeSet
-from hsframe.errors import HsframeError
 from hsframe.engine.prepare import prepare
+from hsframe.errors import HsframeError
 from hsframe.plugins import get_plugins
 from hsframe.recording import MemoryRecorder
 from hsframe.tasks import make_task

@@ -22,10 +22,9 @@ def test_discovered_through_entry_point():
 
 
 def test_plugin_api_and_defaults_are_valid_config():
-    from hsframe.config import valid_keys
+    from hsframe.config import build_config, valid_keys
     from hsframe.plugins import load_plugins
     from hsframe.registry import DATA_KINDS
-    from hsframe.config import build_config
 
     assert hsframe_volumetric.HSFRAME_PLUGIN_API == 1
     assert set(hsframe_volumetric.DATA_KINDS) == set(DATA_KINDS)

@@ -18,8 +18,8 @@ from hsframe_blocks.blocks import (
     DepthwiseSeparableConv2d,
     InvertedResidual,
     SpectralConv1d,
-    check_positive,
     check_dropout,
+    check_positive,
 )
 
 
