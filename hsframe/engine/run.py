@@ -109,8 +109,7 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     by_sample = task.by_sample(index, pred)
     evaluation = _record_evaluation(recorder, task.targets[split.test], by_sample[split.test], task.class_names, plugins)
     metrics = dict(evaluation.metrics)
-    title = f"{spec.name} on {task.name}: OA {metrics['test_oa']:.4f}" if "test_oa" in metrics else f"{spec.name} on {task.name}"
-    extra = task.record_outputs(recorder, prep.split, index, pred, title)
+    extra = task.record_outputs(recorder, prep.split, index, pred, f"{spec.name} on {task.name}", metrics)
     if extra:
         recorder.log_metrics(extra)
         metrics.update(extra)

@@ -8,7 +8,7 @@ Every run, whatever the data, goes the same way through a :class:`Task`::
     samples = task.fit_samples(split.train, ...)  # features fitted on training samples only
     ... train on samples.source ...
     pred = samples.infer(model, task.inference_index(split), ...)
-    task.record_outputs(recorder, split, index, pred, title)   # map, label volume or table
+    task.record_outputs(recorder, split, index, pred, caption, metrics)   # map, label volume or table
 
 Class ids: a dataset's label arrays hold label values (0 = unlabeled, 1..K = classes). Inside the
 engine classes are 0-based indices, -1 for unlabeled: :func:`to_class_index` and
@@ -64,22 +64,21 @@ class TaskSplit:
 
 @dataclass
 class Samples:
-    """The task's samples once features are fitted: a source cutting them, and how to infer over them.
+    """The task's samples once features are fitted: a source cutting them, and inference over them.
 
     Attributes:
         source: cuts ``(N, C, D, H, W)`` samples for any sample indices, on the run's device.
-        infer_batch: ``(model, index) -> (0-based predictions, how)``; the default runs the
-            model over batches of ``source``; a scene may compute all its pixels at once.
+        metrics: figures of the fitted features to record (e.g. the PCA's explained variance).
     """
 
     source: "SampleSource"
-    infer_batch: Callable[[Any, np.ndarray], tuple[np.ndarray, str]] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
     def infer(self, model: Any, index: np.ndarray, batch_size: int, device: "torch.device", amp: bool) -> tuple[np.ndarray, str]:
-        """0-based class predictions for the samples at ``index``, and how they were computed."""
-        if self.infer_batch is not None:
-            return self.infer_batch(model, index)
+        """0-based class predictions for the samples at ``index``, and how they were computed.
+
+        Batches of ``source`` through the model; a subclass may compute them otherwise (a whole scene at once).
+        """
         from hsframe.inference import infer_samples
 
         return infer_samples(model, self.source, index, batch_size, device, amp), "patch by patch"
@@ -192,10 +191,11 @@ class Task(ABC):
         return split.samples.test
 
     def record_outputs(self, recorder: "Recorder", split: TaskSplit, index: np.ndarray, pred: np.ndarray,
-                       title: str) -> dict[str, float]:
+                       caption: str, metrics: dict[str, float]) -> dict[str, float]:
         """Predictions in the data's own shape; returns extra metrics. The default: a per-sample table.
 
-        ``pred``: 0-based classes of the samples at ``index``.
+        ``pred``: 0-based classes of the samples at ``index``; ``caption``: "model on dataset" for
+        figure titles; ``metrics``: the test metrics so far.
         """
         by_sample = self.by_sample(index, pred)
         rows = ["sample,source,true,predicted"]

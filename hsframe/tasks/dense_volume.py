@@ -59,10 +59,10 @@ class DenseVolumeTask(Task):
         return np.arange(self.labels.size) if self.cfg.eval.full_map else split.samples.test
 
     def record_outputs(self, recorder: "Recorder", split: TaskSplit, index: np.ndarray, pred: np.ndarray,
-                       title: str) -> dict[str, float]:
+                       caption: str, metrics: dict[str, float]) -> dict[str, float]:
         from hsframe.figures import write_volume_slices
 
         predicted = to_label_value(self.by_sample(index, pred)).reshape(self.grid.labels.shape)
         self.record_map(recorder, lambda folder: write_volume_slices(
-            folder, self.grid.labels, predicted, self.class_names, self.palette, title))
+            folder, self.grid.labels, predicted, self.class_names, self.palette, f"{caption}: OA {metrics['test_oa']:.4f}"))
         return {}

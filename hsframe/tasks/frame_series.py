@@ -98,7 +98,7 @@ class PixelSeriesTask(_SeriesTask):
         return pixels, votes[pixels].argmax(1)
 
     def record_outputs(self, recorder: "Recorder", split: TaskSplit, index: np.ndarray, pred: np.ndarray,
-                       title: str) -> dict[str, float]:
+                       caption: str, metrics: dict[str, float]) -> dict[str, float]:
         from hsframe.figures import write_classification_map
 
         labels = self.grid.labels
@@ -109,7 +109,7 @@ class PixelSeriesTask(_SeriesTask):
         vote_oa = float((vote_map[test_pixels] == labels.reshape(-1)[test_pixels]).mean())
         self.record_map(recorder, lambda folder: write_classification_map(
             folder, labels, vote_map.reshape(labels.shape), self.class_names, self.palette,
-            f"{title.split(': OA')[0]}: vote over windows, test OA {vote_oa:.4f}"))
+            f"{caption}: vote over windows, test OA {vote_oa:.4f}"))
         return {"test_oa_pixel_vote": vote_oa}
 
 

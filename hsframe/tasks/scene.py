@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,19 +94,14 @@ class SceneTask(Task):
         metrics = {}
         if pre.explained_variance_ratio is not None:
             metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
-        cfg = self.cfg
-
-        def infer(model: Any, index: np.ndarray) -> tuple[np.ndarray, str]:
-            return infer_scene_pixels(model, features, cfg, device, index)
-
-        return Samples(PatchSource(features, d.patch_size, d.padding), infer, metrics)
+        return SceneSamples(PatchSource(features, d.patch_size, d.padding), metrics, features, self.cfg)
 
     def inference_index(self, split: TaskSplit) -> np.ndarray:
         # One inference pass serves both the test metrics and the full-scene map.
         return np.arange(self.labels.size) if self.cfg.eval.full_map else split.samples.test
 
     def record_outputs(self, recorder: "Recorder", split: TaskSplit, index: np.ndarray, pred: np.ndarray,
-                       title: str) -> dict[str, float]:
+                       caption: str, metrics: dict[str, float]) -> dict[str, float]:
         from hsframe.figures import write_classification_map
 
         scene = self.data
@@ -113,8 +109,20 @@ class SceneTask(Task):
         if not self.cfg.eval.full_map:
             shown = np.where(self.labels > 0, shown, 0)
         self.record_map(recorder, lambda folder: write_classification_map(
-            folder, scene.labels, shown.reshape(scene.labels.shape), scene.class_names, scene.palette, title))
+            folder, scene.labels, shown.reshape(scene.labels.shape), scene.class_names, scene.palette,
+            f"{caption}: OA {metrics['test_oa']:.4f}"))
         return {}
+
+
+@dataclass
+class SceneSamples(Samples):
+    """Patches of a ``(K, H, W)`` feature cube; a model with ``scene_forward`` infers the whole scene at once."""
+
+    features: Any = None
+    cfg: RunConfig | None = None
+
+    def infer(self, model: Any, index: np.ndarray, batch_size: int, device: "torch.device", amp: bool) -> tuple[np.ndarray, str]:
+        return infer_scene_pixels(model, self.features, self.cfg, device, index)
 
 
 def infer_scene_pixels(model: Any, features: Any, cfg: RunConfig, device: Any, index: np.ndarray | None = None,
