@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, validation_message
 
 if TYPE_CHECKING:
     from hsframe.plugins import Plugins
@@ -272,7 +272,7 @@ def resolve(layers: list[tuple[str, Mapping[str, Any]]], splits: Mapping[str, "S
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as exc:
-        raise HsframeError(_format_validation(exc)) from None
+        raise HsframeError(validation_message(exc)) from None
 
 
 def _split_section(section: dict[str, Any], splits: Mapping[str, "SplitMethod"]) -> dict[str, Any]:
@@ -285,7 +285,7 @@ def _split_section(section: dict[str, Any], splits: Mapping[str, "SplitMethod"])
     try:
         options = splits[name].options(section)
     except ValidationError as exc:
-        raise HsframeError(_format_validation(exc, prefix="split.")) from None
+        raise HsframeError(validation_message(exc, prefix="split.")) from None
     return {"method": name, **options.model_dump()}
 
 
@@ -317,13 +317,3 @@ def build_config(
     if preset is not None:
         layers.append((f"preset '{preset}'", preset_overrides(preset, first.data.dataset)))
     return resolve(layers + user, plugins.splits)
-
-
-def _format_validation(exc: ValidationError, prefix: str = "") -> str:
-    lines = []
-    for err in exc.errors():
-        key = prefix + ".".join(str(p) for p in err["loc"])
-        got = err.get("input")
-        got_text = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"config key '{key}': {err['msg']}{got_text}")
-    return "invalid configuration:\n  " + "\n  ".join(lines) if len(lines) > 1 else lines[0]

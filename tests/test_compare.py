@@ -23,7 +23,7 @@ from conftest import FAST, REPO
 
 from hsframe import ModelSpec, hookimpl
 from hsframe.cli import cli
-from hsframe.cli_compare import compare
+from hsframe.cli.compare import compare
 
 # Tiny plugins: the pipeline is the real one, only the model is small (OA about 0.6-0.75 in 1-2 s).
 TINY = ["--set", "train.epochs=3", "--set", "train.lr=0.03", "--set", "data.patch_size=3",
@@ -78,9 +78,9 @@ def fake_run(store: str, status: str, test_oa: float, experiment: str = "hsframe
     exp = client.get_experiment_by_name(experiment)
     exp_id = exp.experiment_id if exp else client.create_experiment(experiment)
     run = client.create_run(exp_id, run_name=f"{plugin}-synthetic-pines-{status.lower()}",
-                            tags={"plugin": plugin, "dataset": "synthetic-pines"})
+                            tags={"model": plugin, "dataset": "synthetic-pines"})
     rid = run.info.run_id
-    for key, value in {"plugin": plugin, "dataset": "synthetic-pines", "seed": "9", "cfg.split.method": "random",
+    for key, value in {"model": plugin, "dataset": "synthetic-pines", "seed": "9", "cfg.split.method": "random",
                        "cfg.split.train_fraction": "0.1", "cfg.split.val_fraction": "0.1",
                        "cfg.split.train_per_class": "None"}.items():
         client.log_param(rid, key, value)
@@ -136,7 +136,7 @@ def test_groups_match_mlflow(runs):
     for row in result.rows:
         assert row.key["dataset"] == "synthetic-pines"
         fraction = row.key["split"].split("train ")[1].split(",")[0]
-        members = expected[(row.key["plugin"], fraction)]
+        members = expected[(row.key["model"], fraction)]
         oa = np.array([r.data.metrics["test_oa"] for r in members])
         assert row.n == len(members)  # the parent is not a run of its own, the unfinished runs are out
         assert sorted(row.run_ids) == sorted(r.info.run_id for r in members)
@@ -149,7 +149,7 @@ def test_groups_match_mlflow(runs):
         assert row.stats["test_kappa"].mean == pytest.approx(kappa.mean(), abs=1e-12)
     means = [r.stats["test_oa"].mean for r in result.rows]
     assert means == sorted(means, reverse=True)
-    seeds = {(r.key["plugin"], r.n): r.seeds for r in result.rows}
+    seeds = {(r.key["model"], r.n): r.seeds for r in result.rows}
     assert seeds[("meanspec", 3)] == ["0", "1", "2"] and seeds[("hybridsn", 1)] == ["0"]
     # The parent's own summary agrees with its children's values as compare reads them.
     import mlflow
@@ -195,10 +195,10 @@ def test_filter(runs):
 
     store, _ = runs
     only = compare_runs(store, "hsframe", "params.model = 'meanspec'")
-    assert {r.key["plugin"] for r in only.rows} == {"meanspec"} and sorted(r.n for r in only.rows) == [1, 3]
+    assert {r.key["model"] for r in only.rows} == {"meanspec"} and sorted(r.n for r in only.rows) == [1, 3]
     # A param only the parent has: the parent brings its seeds (not the plain seed-2 run), counted once.
     seeded = compare_runs(store, "hsframe", "params.n_seeds = '2'")
-    assert [(r.key["plugin"], r.n, r.seeds) for r in seeded.rows] == [("meanspec", 2, ["0", "1"])]
+    assert [(r.key["model"], r.n, r.seeds) for r in seeded.rows] == [("meanspec", 2, ["0", "1"])]
     everything = compare_runs(store, "hsframe", "params.dataset = 'synthetic-pines'")
     assert sum(r.n for r in everything.rows) == 5  # every finished run with a seed of its own, no parent
     r = invoke(store, "--filter", "params.model = 'hybridsn'")
@@ -213,7 +213,7 @@ def test_group_by_more_params(runs, tmp_path):
     assert len(per_seed.rows) == 5 and all(r.n == 1 for r in per_seed.rows)
     r = invoke(store, "--by", "patch_size", "--markdown", "--csv", str(tmp_path / "t.csv"))
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines()[0] == "| plugin | dataset | split | patch_size | runs | test_oa | test_aa | test_kappa |"
+    assert r.stdout.splitlines()[0] == "| model | dataset | split | patch_size | runs | test_oa | test_aa | test_kappa |"
     assert "| hybridsn | synthetic-pines | random, train 0.1, val 0.1 | 9 | 1 |" in r.stdout
     assert "CSV written to" not in r.stdout  # stdout stays a clean table to redirect into a paper
 
@@ -223,7 +223,7 @@ def test_other_experiment(runs):
 
     store, _ = runs
     result = compare_runs(store, "other")
-    assert [(r.key["plugin"], r.n) for r in result.rows] == [("centerpix", 1)]
+    assert [(r.key["model"], r.n) for r in result.rows] == [("centerpix", 1)]
     r = invoke(store, "--experiment", "other", "--markdown")
     assert r.exit_code == 0 and r.output.count("centerpix") == 1
 
@@ -234,11 +234,11 @@ def test_csv(runs, tmp_path):
     r = invoke(store, "--csv", str(out))
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0])[:6] == ["plugin", "dataset", "split", "n", "seeds", "test_oa_mean"]
+    assert list(rows[0])[:6] == ["model", "dataset", "split", "n", "seeds", "test_oa_mean"]
     expected = expected_groups(store)
     assert len(rows) == len(expected)
     for row in rows:
-        members = expected[(row["plugin"], row["split"].split("train ")[1].split(",")[0])]
+        members = expected[(row["model"], row["split"].split("train ")[1].split(",")[0])]
         oa = np.array([m.data.metrics["test_oa"] for m in members])
         assert int(row["n"]) == len(members)
         assert float(row["test_oa_mean"]) == pytest.approx(oa.mean(), abs=1e-12)  # full precision
@@ -257,12 +257,12 @@ def test_markdown(runs):
     r = invoke(store, "--markdown")
     assert r.exit_code == 0, r.output
     lines = r.output.strip().splitlines()
-    assert lines[0] == "| plugin | dataset | split | runs | test_oa | test_aa | test_kappa |"
+    assert lines[0] == "| model | dataset | split | runs | test_oa | test_aa | test_kappa |"
     assert lines[1] == "|---|---|---|---:|---:|---:|---:|"
     assert len(lines) == 2 + 3 and all(line.startswith("| ") and line.endswith(" |") for line in lines[2:])
     result = compare_runs(store, "hsframe")
     best = lines[2].split(" | ")
-    assert best[0] == f"| {result.rows[0].key['plugin']}" and best[4] == f"**{result.rows[0].stats['test_oa'].format()}**"
+    assert best[0] == f"| {result.rows[0].key['model']}" and best[4] == f"**{result.rows[0].stats['test_oa'].format()}**"
     cells = [line.strip("| ").split(" | ") for line in lines[2:]]
     assert [c[3] for c in cells] == [str(row.n) for row in result.rows]
     assert all(len(c) == 7 for c in cells)
@@ -311,7 +311,7 @@ def test_compare_and_ui_keep_torch_out(runs):
     store, _ = runs
     code = (
         "import sys\n"
-        "from hsframe.cli_compare import compare, ui\n"
+        "from hsframe.cli.compare import compare, ui\n"
         "import hsframe.ui\n"
         "from hsframe.compare import compare_runs, to_markdown\n"
         f"print(to_markdown(compare_runs({store!r}, 'hsframe')))\n"

@@ -282,7 +282,7 @@ def _mat_bytes(tmp: Path, **arrays: np.ndarray) -> bytes:
 
 
 def test_cli_list_info_download(server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hsframe.cli_datasets import datasets
+    from hsframe.cli.datasets import datasets
     from hsframe.data.catalog import load_scene
 
     rng = np.random.default_rng(0)
@@ -333,7 +333,7 @@ def test_cli_list_info_download(server: _Server, tmp_path: Path, monkeypatch: py
 
 
 def test_cli_unknown_name_suggests_the_nearest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from hsframe.cli_datasets import datasets
+    from hsframe.cli.datasets import datasets
 
     monkeypatch.setenv("HSFRAME_DATA", str(tmp_path))
     for cmd in ("info", "download"):
@@ -343,7 +343,7 @@ def test_cli_unknown_name_suggests_the_nearest(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_cli_download_failure_is_one_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from hsframe.cli_datasets import datasets
+    from hsframe.cli.datasets import datasets
 
     port = _closed_port()
     cards = tmp_path / "cards"

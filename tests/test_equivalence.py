@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import hsframe.plugins
 from hsframe import ModelSpec, hookimpl
-from hsframe.cli_equivalence import equivalence
+from hsframe.cli.equivalence import equivalence
 from hsframe.equivalence import EquivalenceResult, WeightTransferError, check_equivalence, transfer_weights
 
 
@@ -180,7 +180,7 @@ def test_command_exit_codes_on_local_models(toy_plugins):
 
 
 @pytest.mark.parametrize("args,match", [
-    (["frames2d", "frames3e"], "unknown plugin 'frames3e'. Did you mean 'frames3d'?"),
+    (["frames2d", "frames3e"], "unknown model 'frames3e'. Did you mean 'frames3d'?"),
     (["frames2d", "frames3d", "--input", "1,8,32"], "--input takes four positive integers C,D,H,W"),
     (["frames2d", "frames3d", "--input", "1,8,a,32"], "got '1,8,a,32'"),
     (["frames2d", "frames3d", "--input", "0,8,32,32"], "four positive integers"),
@@ -255,7 +255,7 @@ def test_registered_in_the_main_cli():
 
 
 def test_importing_the_modules_does_not_import_torch():
-    code = "import sys, hsframe.equivalence, hsframe.cli_equivalence; print('torch' in sys.modules)"
+    code = "import sys, hsframe.equivalence, hsframe.cli.equivalence; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -11,7 +11,7 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 from hsframe import InputSpec, ModelSpec, hookimpl
-from hsframe.cli_inspect import inspect as inspect_cmd
+from hsframe.cli.inspect import inspect as inspect_cmd
 from hsframe.inspect_model import summarize
 from hsframe.plugins import load_plugins
 
@@ -167,7 +167,7 @@ def test_cli_hybridsn_json():
 
 
 def test_cli_set_and_depth():
-    result = invoke("--plugin", "hybridsn", "--input", "1,13,9,9", "--set", "model.dropout=0.1",
+    result = invoke("--model", "hybridsn", "--input", "1,13,9,9", "--set", "model_options.dropout=0.1",
                     "--depth", "1", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -194,10 +194,10 @@ def test_cli_bad_input_is_one_message_and_exit_2(args, message):
     assert "Traceback" not in result.output
 
 
-def test_cli_unknown_plugin_suggests_a_name():
+def test_cli_unknown_model_suggests_a_name():
     result = invoke("--plugin", "hybridsm", "--input", "1,30,25,25")
     assert result.exit_code == 2
-    assert "unknown plugin 'hybridsm'" in result.output and "Did you mean 'hybridsn'" in result.output
+    assert "unknown model 'hybridsm'" in result.output and "Did you mean 'hybridsn'" in result.output
 
 
 def test_cli_forward_failure_is_reported(monkeypatch):

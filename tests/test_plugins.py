@@ -75,7 +75,7 @@ def test_registration_hook_that_raises_is_contained(plugin_dir):
 
 
 def test_unknown_plugin_suggests_nearest_and_lists_available():
-    with pytest.raises(HsframeError, match=r"unknown plugin 'hybridns'. Did you mean 'hybridsn'\?.*Available: .*hybridsn"):
+    with pytest.raises(HsframeError, match=r"unknown model 'hybridns'. Did you mean 'hybridsn'\?.*Available: .*hybridsn"):
         load_plugins().model("hybridns")
 
 

@@ -23,7 +23,7 @@ def default_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
     store = f"sqlite:///{tmp / 'mlflow.db'}"
     summary = tmp / "summary.json"
-    result = invoke("--plugin", "hybridsn", *FAST,
+    result = invoke("--model", "hybridsn", *FAST,
                     "--tracking-uri", store, "--summary-json", str(summary))
     return result, store, json.loads(summary.read_text()) if summary.exists() else None
 
@@ -34,7 +34,7 @@ def test_run_prints_summary_and_writes_json(default_run):
     for text in ("OA", "AA", "kappa", "Alfalfa", "Stone-Steel-Towers", "MLflow run id", "hsframe ui --tracking-uri sqlite:///"):
         assert text in result.output
     assert "epoch 1/4" in result.output and "val OA" in result.output  # plain lines when not a TTY
-    assert summary["plugin"] == "hybridsn" and summary["dataset"] == "synthetic-pines"
+    assert summary["model"] == "hybridsn" and summary["dataset"] == "synthetic-pines"
     assert summary["run_id"] in result.output
     assert 0 <= summary["metrics"]["test_oa"] <= 1
     assert summary["config"]["train"]["epochs"] == 4
@@ -49,10 +49,10 @@ def test_run_is_recorded_in_mlflow(default_run):
     run = client.get_run(summary["run_id"])
     assert run.info.status == "FINISHED"
     p = run.data.params
-    for key in ("plugin", "plugin_package", "plugin_version", "dataset", "patch_size", "pca_components",
+    for key in ("model", "model_package", "model_version", "dataset", "patch_size", "pca_components",
                 "split", "seed", "optimizer", "lr", "epochs", "batch_size", "cfg.train.epochs"):
         assert key in p, key
-    assert p["plugin_package"] == "hsframe-hybridsn" and p["patch_size"] == "9" and p["epochs"] == "4"
+    assert p["model_package"] == "hsframe-hybridsn" and p["patch_size"] == "9" and p["epochs"] == "4"
     m = run.data.metrics
     assert m["test_oa"] == pytest.approx(summary["metrics"]["test_oa"])
     assert {"test_aa", "test_kappa", "test_class_acc/01_alfalfa", "test_class_acc/16_stone_steel_towers"} <= set(m)
@@ -90,7 +90,7 @@ def test_same_seed_same_result_other_seed_other_split(store, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--plugin", "hybridns"], "unknown plugin 'hybridns'. Did you mean 'hybridsn'?"),
+    (["--plugin", "hybridns"], "unknown model 'hybridns'. Did you mean 'hybridsn'?"),
     (["--set", "data.patch_size=151"], "larger than the image"),
     (["--set", "data.pca_components=201"], "more than the 200 bands"),
     (["--set", "split.train_fraction=1.5"], "split.train_fraction"),

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import hsframe
-from hsframe.cli_plugin import plugin
+from hsframe.cli.plugin import plugin
 from hsframe.errors import HsframeError
 from hsframe.scaffold import plugin_names, scaffold_plugin
 
@@ -206,7 +206,7 @@ def test_generated_module_registers_through_the_real_plugin_manager(generated, m
 def test_plugin_new_does_not_import_torch_or_mlflow(tmp_path):
     code = (
         "import sys\n"
-        "from hsframe.cli_plugin import plugin\n"
+        "from hsframe.cli.plugin import plugin\n"
         f"plugin(['new', 'mynet', '--dir', {str(tmp_path / 'pkg')!r}], standalone_mode=False)\n"
         "heavy = [m for m in ('torch', 'mlflow') if m in sys.modules]\n"
         "assert not heavy, f'imported {heavy}'\n"
@@ -272,7 +272,7 @@ def test_scaffold_install_test_list_run_and_find_in_mlflow(tmp_path):
               "--set", "train.batch_size=64", "--set", "eval.full_map=false", "--set", "model.width=8",
               "--tracking-uri", store, "--summary-json", str(summary_path)], cwd=tmp_path)
         summary = json.loads(summary_path.read_text())
-        assert summary["plugin"] == name and 0.0 <= summary["metrics"]["test_oa"] <= 1.0
+        assert summary["model"] == name and 0.0 <= summary["metrics"]["test_oa"] <= 1.0
 
         # 4. MLflow has it, under the stable names the compare view lines up.
         client = mlflow.MlflowClient(store)

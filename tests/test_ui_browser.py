@@ -256,7 +256,7 @@ def test_hsframe_ui_serves_the_store_and_stops_on_ctrl_c(ui_store):
     store, exp_id, runs, _ = ui_store
     # `hsframe ui` as a user starts it (through its click command: cli.py registers it).
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from hsframe.cli_compare import ui; ui(prog_name='hsframe ui')",
+        [sys.executable, "-c", "from hsframe.cli.compare import ui; ui(prog_name='hsframe ui')",
          "--tracking-uri", store, "--port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **SERVER_ENV},
     )

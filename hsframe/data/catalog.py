@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from hsframe.data.volume_readers import ZeroLabel
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, validation_message
 from hsframe.hookspecs import hookimpl
 from hsframe.registry import DATA_KINDS, DatasetSpec
 
@@ -459,18 +459,6 @@ def is_downloaded(card: DatasetCard, root: Path | None = None) -> bool:
 # --------------------------------------------------------------------------- reading cards
 
 
-def _format_validation(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  - field '{loc}': {msg}" if loc else f"  - {msg}")
-    return (
-        f"dataset card {path} is invalid:\n" + "\n".join(lines)
-        + "\nFix the card (field reference: datasets/README.md)."
-    )
-
-
 def read_card(path: str | os.PathLike) -> DatasetCard:
     """Read and validate one card file.
 
@@ -493,7 +481,8 @@ def read_card(path: str | os.PathLike) -> DatasetCard:
     try:
         card = DatasetCard.model_validate(raw)
     except ValidationError as exc:
-        raise HsframeError(_format_validation(path, exc)) from None
+        raise HsframeError(validation_message(exc, where=f"dataset card {path}")
+                           + "\nFix the card (field reference: datasets/README.md).") from None
     if _file_key(card.name) != _file_key(path.stem):  # eolearn-ndvi may live in eolearn_ndvi.yaml
         raise HsframeError(
             f"dataset card {path}: field 'name' is {card.name!r} but the file is named {path.name}; "
@@ -717,6 +706,7 @@ def _load_arrays(card: DatasetCard, cube_path: Path, labels_path: Path, purity_t
         labels = abundance_labels(a, purity_threshold)
     else:
         labels = read_array(labels_path, key=card.labels.key, kind="labels").data
+    _check_labels(card, labels, labels_path)  # before the Scene, whose own check is not a user-facing message
     return Scene(name=card.name, cube=cube, labels=labels, class_names=list(card.class_names))
 
 
@@ -727,7 +717,11 @@ def _check_scene(card: DatasetCard, scene: "Scene", cube_path: Path, labels_path
             f"{tuple(card.shape)}. The file may be another version (e.g. uncorrected, with all bands): "
             f"delete it and run `hsframe datasets download {card.name} --force`, or fix the card."
         )
-    top = int(scene.labels.max(initial=0))
+    _check_labels(card, scene.labels, labels_path)
+
+
+def _check_labels(card: DatasetCard, labels: "np.ndarray", labels_path: Path) -> None:
+    top = int(labels.max(initial=0))
     if top > card.num_classes:
         raise HsframeError(
             f"labels in {labels_path} go up to class {top} but card {card.name} has {card.num_classes} classes. "

@@ -5,9 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hsframe.data.base import LabeledData, default_palette
+
+__all__ = ["Scene", "default_palette"]  # default_palette lives in base; importable from here as before
+
 
 @dataclass
-class Scene:
+class Scene(LabeledData):
     """A hyperspectral scene with its pixel labels.
 
     Attributes:
@@ -35,23 +39,8 @@ class Scene:
             raise ValueError(
                 f"labels {self.labels.shape} do not match the cube's (H, W) {self.cube.shape[:2]}"
             )
-        if not self.palette:
-            self.palette = default_palette(len(self.class_names))
+        self._init_classes()
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.cube.shape)  # type: ignore[return-value]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-
-def default_palette(k: int) -> list[tuple[int, int, int]]:
-    """K distinct colours from matplotlib's qualitative maps (tab20 then tab20b)."""
-    from matplotlib import colormaps
-
-    colours = list(colormaps["tab20"].colors) + list(colormaps["tab20b"].colors)
-    while len(colours) < k:
-        colours += colours
-    return [tuple(int(round(255 * c)) for c in colours[i][:3]) for i in range(k)]  # type: ignore[misc]

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hsframe.data.scene import default_palette
+from hsframe.data.base import LabeledData
 from hsframe.errors import HsframeError
 
 
 @dataclass
-class FrameSeries:
+class FrameSeries(LabeledData):
     """Frames and their labels.
 
     Attributes:
@@ -45,22 +45,14 @@ class FrameSeries:
         t, h, w, _ = self.frames.shape
         if self.labels.shape not in ((h, w), (t,)):
             raise ValueError(f"labels must be per pixel {(h, w)} or per frame {(t,)}, got {self.labels.shape}")
-        k = len(self.class_names)
-        if self.labels.size and (self.labels.min() < 0 or self.labels.max() > k):
-            raise ValueError(f"labels hold class ids up to {int(self.labels.max())}, but only {k} class names were given")
+        self._init_classes()
         if self.timestamps is not None and len(self.timestamps) != t:
             raise ValueError(f"{len(self.timestamps)} timestamps for {t} frames")
-        if not self.palette:
-            self.palette = default_palette(k)
 
     @property
     def per_pixel(self) -> bool:
         """True when labels are per pixel ``(H, W)``, False when per frame ``(T,)``."""
         return self.labels.ndim == 2
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from hsframe.data.scene import default_palette
+from hsframe.data.base import LabeledData
 
 
 class VolumeReader(Protocol):
@@ -48,14 +48,8 @@ class ArrayVolumes:
         return np.asarray(self.volumes[np.asarray(index)], dtype=np.float32)
 
 
-def _check_ids(labels: np.ndarray, k: int, what: str) -> None:
-    if labels.size and (labels.min() < 0 or labels.max() > k):
-        raise ValueError(f"{what} hold class ids {int(labels.min())}..{int(labels.max())}, but ids must lie in "
-                         f"0..{k} (0 = unlabeled, {k} class names given)")
-
-
 @dataclass
-class VolumeSet:
+class VolumeSet(LabeledData):
     """N volumes (or clips), one class each.
 
     Attributes:
@@ -81,25 +75,19 @@ class VolumeSet:
             raise ValueError(f"{len(self.labels)} labels for {len(self.volumes)} volumes")
         if self.kind not in ("volume", "sequence"):
             raise ValueError(f"kind must be 'volume' or 'sequence', got {self.kind!r}")
-        _check_ids(self.labels, len(self.class_names), "the volume labels")
-        if not self.palette:
-            self.palette = default_palette(len(self.class_names))
+        self._init_classes()
 
     @property
     def sample_shape(self) -> tuple[int, int, int, int]:
         """``(C, D, H, W)`` of every sample."""
         return tuple(self.volumes.shape)  # type: ignore[return-value]
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
     def __len__(self) -> int:
         return len(self.labels)
 
 
 @dataclass
-class LabeledVolume:
+class LabeledVolume(LabeledData):
     """One volume with a label volume: every labeled voxel is a sample.
 
     Attributes:
@@ -122,10 +110,4 @@ class LabeledVolume:
             raise ValueError(f"volume must be (C, D, H, W), got shape {self.volume.shape}")
         if self.labels.shape != self.volume.shape[1:]:
             raise ValueError(f"labels {self.labels.shape} do not match the volume's (D, H, W) {self.volume.shape[1:]}")
-        _check_ids(self.labels, len(self.class_names), "the label volume")
-        if not self.palette:
-            self.palette = default_palette(len(self.class_names))
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+        self._init_classes()

@@ -11,11 +11,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from hsframe.cli_common import fail
+from hsframe.cli.common import fail
 from hsframe.errors import HsframeError
-
-
-
 
 
 @click.group("plugin", context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,9 +15,8 @@ from typing import Any
 
 import click
 
-from hsframe.cli_common import fail, parse_input, plugins_reporting_problems
+from hsframe.cli.common import fail, parse_input, plugins_reporting_problems
 from hsframe.errors import HsframeError
-
 
 # A sequence sample, batch of one: 1 channel, 8 time steps of 32x32 frames; 10 classes.
 DEFAULT_INPUT = "1,8,32,32"

@@ -13,11 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hsframe.cli_common import err_console, fail
+from hsframe.cli.common import err_console, fail
 from hsframe.errors import HsframeError
-
-
-
 
 
 def _status(card, root=None) -> str:

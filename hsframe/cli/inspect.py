@@ -1,4 +1,4 @@
-"""`hsframe inspect`: every layer of a model plugin with its output shape, parameters and MACs.
+"""`hsframe inspect`: every layer of a model with its output shape, parameters and MACs.
 
 Torch and the plugins are imported inside the command, so `hsframe --help` stays fast. Errors are
 one message with exit code 2, like the rest of the CLI.
@@ -13,12 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hsframe.cli_common import err_console, fail, parse_input, plugins_reporting_problems
+from hsframe.cli.common import err_console, fail, parse_input, plugins_reporting_problems
 from hsframe.errors import HsframeError
 
 if TYPE_CHECKING:
     from hsframe.inspect_model import ModelSummary
-    from hsframe.registry import ModelSpec
 
 
 MACS_CAPTION = (
@@ -34,22 +33,19 @@ FOOTNOTE = (
 
 
 def model_options(sets: tuple[str, ...]) -> dict[str, Any]:
-    """``("model.dropout=0.2",)`` -> ``{"dropout": 0.2}``; values are parsed like ``hsframe run --set``."""
-    from hsframe.config import parse_set
+    """``("model_options.dropout=0.2",)`` -> ``{"dropout": 0.2}``; values and keys are read like ``hsframe run --set``."""
+    from hsframe.config import canonical_key, parse_set
 
     options: dict[str, Any] = {}
     for key, value in parse_set(list(sets)).items():
-        prefix, _, name = key.partition(".")
-        if prefix != "model" or not name or "." in name:
+        prefix, _, name = canonical_key(key).partition(".")
+        if prefix != "model_options" or not name or "." in name:
             raise HsframeError(
-                f"inspect only takes model options, as --set model.KEY=VALUE (e.g. --set model.dropout=0.2); got '{key}'"
+                "inspect only takes model options, as --set model_options.KEY=VALUE (e.g. --set model_options.dropout=0.2); "
+                f"got '{key}'"
             )
         options[name] = value
     return options
-
-
-def build_model(spec: "ModelSpec", input_spec: Any, options: dict[str, Any]):
-    return spec.create(input_spec, options)
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -96,16 +92,17 @@ def _print_table(console: Console, title: str, summary: "ModelSummary") -> None:
 
 
 @click.command("inspect")
-@click.option("--plugin", "-p", required=True, help="Model to inspect (see `hsframe plugins`), e.g. hybridsn.")
+@click.option("--model", "-m", "--plugin", "-p", "model_name", required=True,
+              help="Model to inspect (see `hsframe plugins`), e.g. hybridsn. --plugin is an alias.")
 @click.option("--input", "input_text", required=True, metavar="C,D,H,W",
               help="Shape of one sample: channels, depth (bands), height, width, e.g. 1,30,25,25.")
 @click.option("--classes", type=click.IntRange(min=1), default=16, show_default=True, help="Number of classes K.")
-@click.option("--set", "sets", multiple=True, metavar="model.KEY=VALUE",
-              help="Model option passed to the plugin's build, e.g. --set model.dropout=0.2. Repeatable.")
+@click.option("--set", "sets", multiple=True, metavar="model_options.KEY=VALUE",
+              help="Model option passed to the model's build, e.g. --set model_options.dropout=0.2. Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: rows and totals as JSON.")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Merge layers nested deeper than N levels (e.g. 1: one row per top-level block). Default: every leaf.")
-def inspect(plugin: str, input_text: str, classes: int, sets: tuple[str, ...], as_json: bool, depth: int | None) -> None:
+def inspect(model_name: str, input_text: str, classes: int, sets: tuple[str, ...], as_json: bool, depth: int | None) -> None:
     """Show every layer of a model: output shape, parameters and multiply-accumulates (MACs).
 
     Builds the model for the given input, runs one forward pass on a zero batch of 1 with hooks on
@@ -118,9 +115,9 @@ def inspect(plugin: str, input_text: str, classes: int, sets: tuple[str, ...], a
         shape = parse_input(input_text)
         options = model_options(sets)
         plugins = plugins_reporting_problems()
-        spec = plugins.model(plugin)
+        spec = plugins.model(model_name)
         input_spec = InputSpec(*shape, num_classes=classes)
-        model = build_model(spec, input_spec, options)
+        model = spec.create(input_spec, options)
         try:
             summary = summarize(model, shape, depth=depth)
         except Exception as exc:  # the model's own error: report it as the user's input problem
@@ -133,7 +130,7 @@ def inspect(plugin: str, input_text: str, classes: int, sets: tuple[str, ...], a
         err_console.print(f"[yellow]Warning:[/] model '{spec.name}' returns {summary.output_shape} for one sample; "
                           f"the contract is (N, num_classes) = (1, {classes}).", highlight=False)
     if as_json:
-        out = {"plugin": spec.name, "package": spec.package, "input": list(shape), "classes": classes,
+        out = {"model": spec.name, "package": spec.package, "input": list(shape), "classes": classes,
                "options": options, "depth": depth, **summary.to_dict()}
         click.echo(json.dumps(out, indent=2))
         return

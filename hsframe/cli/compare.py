@@ -5,16 +5,12 @@ imports torch. Errors are one message with exit code 2, like the rest of the CLI
 """
 from __future__ import annotations
 
-
 import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli_common import err_console, fail
+from hsframe.cli.common import err_console, fail
 from hsframe.errors import HsframeError
-
-
-
 
 
 @click.command("compare")
@@ -23,13 +19,13 @@ from hsframe.errors import HsframeError
               help="MLflow search filter, e.g. \"params.dataset = 'synthetic-pines' and metrics.test_oa > 0.9\".")
 @click.option("--metric", "-m", default="test_oa", show_default=True, help="Metric to sort by (best first) and plot.")
 @click.option("--by", "extra_keys", multiple=True, metavar="PARAM",
-              help="Also group by this run param, e.g. --by patch_size. Repeatable. Always grouped by plugin, dataset, split.")
+              help="Also group by this run param, e.g. --by patch_size. Repeatable. Always grouped by model, dataset, split.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a bar chart (mean ± std) to this PNG/PDF/SVG file.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV to this file.")
 @click.option("--markdown", is_flag=True, help="Print a GitHub markdown table (for papers and READMEs) instead of the rich table.")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 def compare(experiment, filter_string, metric, extra_keys, plot_path, csv_path, markdown, tracking_uri) -> None:
-    """Compare recorded runs: one row per plugin x dataset x split, mean ± std over seeds.
+    """Compare recorded runs: one row per model x dataset x split, mean ± std over seeds.
 
     Only FINISHED runs count. The parent run of `hsframe run --seeds` stands for its child runs
     (one per seed), so nothing is counted twice. std is the sample std (ddof=1); '-' for one run.
@@ -93,7 +89,7 @@ def compare(experiment, filter_string, metric, extra_keys, plot_path, csv_path, 
 def ui(port, host, tracking_uri, timeout) -> None:
     """Open the MLflow UI on the tracking store in mlflow.yml; runs until Ctrl-C.
 
-    Runs of every plugin line up in it: select runs in the experiment's table and press Compare.
+    Runs of every model line up in it: select runs in the experiment's table and press Compare.
     """
     from pathlib import Path
 

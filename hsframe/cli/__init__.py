@@ -1,0 +1,31 @@
+"""The `hsframe` command line: a thin layer over the Python API, one module per command group.
+
+Heavy libraries (torch, mlflow) are imported inside commands only, so `hsframe --help` stays fast.
+"""
+from __future__ import annotations
+
+import click
+
+from hsframe import __version__
+from hsframe.cli.compare import compare, ui
+from hsframe.cli.datasets import datasets
+from hsframe.cli.equivalence import equivalence
+from hsframe.cli.inspect import inspect
+from hsframe.cli.plugin import plugin
+from hsframe.cli.plugins import plugins_cmd
+from hsframe.cli.predict import predict
+from hsframe.cli.run import run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hsframe")
+def cli() -> None:
+    """hsframe: train, evaluate and compare hyperspectral and volumetric models, tracked in MLflow."""
+
+
+for command in (run, predict, plugins_cmd, plugin, compare, ui, datasets, equivalence, inspect):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="hsframe")

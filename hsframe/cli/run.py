@@ -1,0 +1,104 @@
+"""`hsframe run`: one model trained, evaluated and recorded (or one run per seed), through the Python API's engine."""
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hsframe.cli.common import err_console, fail, plugins_reporting_problems
+from hsframe.errors import HsframeError
+
+
+@click.command()
+@click.option("--model", "-m", "--plugin", "-p", "model", help="Model to train (see `hsframe plugins`). Default: hybridsn. "
+              "--plugin is an alias.")
+@click.option("--dataset", "-d", help="Registered dataset name, or a data file / folder: a cube (.mat, ENVI, .h5, .npy/.npz, "
+              "GeoTIFF), volumes, a label volume's image (NIfTI) or frames (see data.layout). Default: synthetic-pines.")
+@click.option("--labels", type=click.Path(dir_okay=False), help="Label file (map, volume, per-frame) for a --dataset given as a path.")
+@click.option("--preset", help="Named recipe, e.g. 'paper' (the published HybridSN recipe).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config file.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set train.epochs=5. Repeatable.")
+@click.option("--seed", type=int, help="Seed for split, weights and shuffling (same as --set seed=N).")
+@click.option("--seeds", help="Repeat over seeds, e.g. 0,1,2,3,4: one child MLflow run per seed under a parent with mean and std.")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
+@click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
+@click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
+def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, tracking_uri, summary_json) -> None:
+    """Train a model, evaluate it on held-out samples (pixels, voxels, windows, volumes) and record the run in MLflow."""
+    from hsframe.engine import api
+
+    sets = list(sets)
+    for given, key in ((dataset, "data.dataset"), (labels, "data.labels"), (seed, "seed"), (device, "train.device")):
+        if given is not None and given != "":
+            sets.append(f"{key}={given}")
+    console = Console()
+    try:
+        plugins = plugins_reporting_problems()
+        summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
+                          tracking_uri=tracking_uri, plugins=plugins, console=console)
+    except HsframeError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print("Interrupted: the MLflow run was marked KILLED.")
+        sys.exit(130)
+    except Exception:
+        err_console.print(traceback.format_exc(), highlight=False, markup=False)
+        err_console.print("[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact error/traceback.txt.")
+        sys.exit(1)
+    headline = _headline(plugins)
+    if seeds:
+        _print_seeds(console, summary, headline)
+    else:
+        _print_summary(console, summary, headline)
+    if summary_json:
+        Path(summary_json).write_text(summary.to_json())
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise HsframeError(f"--seeds takes integers separated by commas, e.g. 0,1,2; got '{text}'") from None
+
+
+def _headline(plugins) -> list[tuple[str, str]]:
+    """``(metric key, column title)`` of the registry's headline metrics: OA, AA, kappa and any a plugin adds."""
+    from hsframe.metrics import headline
+
+    return [(m.key, m.title) for m in headline(plugins.metrics)]
+
+
+def _print_summary(console: Console, s, headline: list[tuple[str, str]]) -> None:
+    unit = s.unit
+    table = Table(title=f"{s.model} on {s.dataset}: test {unit} ({s.counts['test']})", show_lines=False)
+    table.add_column("class", justify="right")
+    table.add_column("name")
+    table.add_column("test px" if unit == "pixels" else f"test {unit}", justify="right")
+    table.add_column("accuracy", justify="right")
+    for row in s.per_class:
+        acc = "-" if row["accuracy"] != row["accuracy"] else f"{row['accuracy']:.4f}"
+        table.add_row(str(row["class"]), row["name"], str(row["test_pixels"]), acc)
+    table.add_section()
+    for key, label in headline:
+        table.add_row("", f"[bold]{label}[/]", "", f"[bold]{s.metrics[key]:.4f}[/]")
+    console.print(table)
+    console.print(f"wall time {s.seconds:.1f}s on {s.device}; best validation epoch {s.best_epoch}", highlight=False)
+    console.print(f"MLflow run id: [bold]{s.run_id}[/] (store {s.tracking_uri})", highlight=False)
+    console.print(f"Open the UI:   {s.ui_command}", highlight=False, soft_wrap=True)
+
+
+def _print_seeds(console: Console, s, headline: list[tuple[str, str]]) -> None:
+    table = Table(title=f"{s.runs[0].model} on {s.runs[0].dataset}: {len(s.runs)} seeds")
+    for col in ("seed", "run id", *(label for _, label in headline)):
+        table.add_column(col, justify="right")
+    for r in s.runs:
+        table.add_row(str(r.config["seed"]), r.run_id, *(f"{r.metrics[k]:.4f}" for k, _ in headline))
+    table.add_section()
+    table.add_row("mean ± std", "", *(f"{s.mean[k]:.4f} ± {s.std[k]:.4f}" for k, _ in headline))
+    console.print(table)
+    console.print(f"MLflow parent run id: [bold]{s.parent_run_id}[/] (store {s.runs[0].tracking_uri})", highlight=False)
+    console.print(f"Open the UI:   {s.runs[0].ui_command}", highlight=False, soft_wrap=True)
