@@ -1,6 +1,7 @@
 """One typed, validated run config, resolved in layers.
 
-framework defaults < plugin defaults < preset < YAML file (``--config``) < ``--set key=value``.
+framework defaults < model defaults < dataset defaults < preset < YAML file (``--config``) < ``--set key=value``
+(:func:`build_config`).
 Keys are dotted (``train.epochs``); an unknown key or a bad value raises an HsframeError that names
 the key and suggests the nearest valid one.
 """

@@ -145,7 +145,7 @@ def test_bad_input_is_refused_before_a_run(tmp_path, store):
     frames, labels = write_frames(tmp_path)
     series = ["--dataset", str(frames), "--labels", str(labels), "--set", "data.layout=frames"]
     msg = run_refused(["--plugin", "hybridsn", *series], store)
-    assert "plugin 'hybridsn' serves hsi data, but dataset 'frames.npy' is sequence" in msg
+    assert "model 'hybridsn' serves hsi data, but dataset 'frames.npy' is sequence" in msg
     msg = run_refused(["--plugin", "td_conv2d", *series, "--set", "data.window=20"], store)
     assert "data.window 20 is longer than the series (12 frames); use at most 12" in msg
     # conv3d with 2 blocks (QUICK) pools D once: 1 frame is fewer than its kernel stack needs

@@ -1,16 +1,61 @@
 """From a ``data.dataset`` value to loaded data: a registered dataset by name, or files by path."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from hsframe.config import RunConfig
+from hsframe.config import DataConfig, RunConfig
 from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
 from hsframe.registry import DatasetSpec
 
-# How a file is read (``data.layout``), and the kind of data it gives (what a model must serve).
-LAYOUT_KINDS = {"scene": "hsi", "volumes": "volume", "dense": "volume", "frames": "sequence"}
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How files are read for one ``data.layout``: the kind of data they give and the opener.
+
+    ``open(path, data_config, label_options)`` returns the loaded data; ``needs_labels``: a label
+    file (``data.labels``) must be given beside the data file.
+    """
+
+    kind: str
+    open: Callable[[Path, DataConfig, dict[str, Any]], Any]
+    needs_labels: bool = False
+    label_options: bool = True  # data.label_remap / data.zero_label apply
+
+
+def _open_scene(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+    from hsframe.data import readers
+
+    return readers.open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key, axis_order=d.axis_order,
+                              nan_fill=d.nan_fill)
+
+
+def _open_volumes(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+    from hsframe.data import volume_readers
+
+    return volume_readers.open_volume_set(path, d.labels, volumes_key=d.cube_key, labels_key=d.labels_key, **labels)
+
+
+def _open_dense(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+    from hsframe.data import volume_readers
+
+    return volume_readers.open_labeled_volume(path, d.labels, volume_key=d.cube_key, labels_key=d.labels_key, **labels)
+
+
+def _open_frames(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+    from hsframe.data import volume_readers
+
+    return volume_readers.open_frame_series(path, d.labels, frames_key=d.cube_key, labels_key=d.labels_key, **labels)
+
+
+LAYOUTS: dict[str, FileLayout] = {
+    "scene": FileLayout("hsi", _open_scene, label_options=False),
+    "volumes": FileLayout("volume", _open_volumes),
+    "dense": FileLayout("volume", _open_dense, needs_labels=True),
+    "frames": FileLayout("sequence", _open_frames, needs_labels=True),
+}
 
 
 def resolve_dataset(cfg: RunConfig, plugins: Plugins) -> DatasetSpec:
@@ -41,30 +86,22 @@ def file_layout(cfg: RunConfig, path: Path) -> str:
 def file_dataset(cfg: RunConfig, path: Path) -> DatasetSpec:
     """A dataset read from files: a scene, volumes, a label volume or frames, as ``data.layout`` says."""
     d = cfg.data
-    layout = file_layout(cfg, path)
-    if path.is_dir() and layout != "volumes":
-        raise HsframeError(f"data.layout={layout} reads a file, but {path} is a folder (a folder of class sub-folders "
+    name = file_layout(cfg, path)
+    layout = LAYOUTS[name]
+    if path.is_dir() and name != "volumes":
+        raise HsframeError(f"data.layout={name} reads a file, but {path} is a folder (a folder of class sub-folders "
                            "is read with data.layout=volumes)")
-    if layout == "scene" and (d.label_remap is not None or d.zero_label != "unlabeled"):
+    if not layout.label_options and (d.label_remap is not None or d.zero_label != "unlabeled"):
         raise HsframeError("data.label_remap and data.zero_label apply to volumes and series; a hyperspectral scene's "
                            "label map is read as stored (0 = unlabeled). Set data.layout if this file is not a scene.")
-    labels_opts = {"class_names": None, "label_remap": d.label_remap, "zero_label": d.zero_label}
+    labels = {"class_names": None, "label_remap": d.label_remap, "zero_label": d.zero_label}
 
     def load() -> Any:
-        from hsframe.data import readers, volume_readers
+        if layout.needs_labels and d.labels is None:
+            raise HsframeError(f"data.layout={name} needs data.labels (the label file) beside the data file {path}")
+        return layout.open(path, d, labels)
 
-        if layout == "scene":
-            return readers.open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key,
-                                      axis_order=d.axis_order, nan_fill=d.nan_fill)
-        if layout == "volumes":
-            return volume_readers.open_volume_set(path, d.labels, volumes_key=d.cube_key, labels_key=d.labels_key, **labels_opts)
-        if d.labels is None:
-            raise HsframeError(f"data.layout={layout} needs data.labels (the label file) beside the data file {path}")
-        if layout == "dense":
-            return volume_readers.open_labeled_volume(path, d.labels, volume_key=d.cube_key, labels_key=d.labels_key, **labels_opts)
-        return volume_readers.open_frame_series(path, d.labels, frames_key=d.cube_key, labels_key=d.labels_key, **labels_opts)
-
-    return DatasetSpec(name=path.name, load=load, kind=LAYOUT_KINDS[layout], description=f"file {path} ({layout})", package="file")
+    return DatasetSpec(name=path.name, load=load, kind=layout.kind, description=f"file {path} ({name})", package="file")
 
 
 def load_dataset(cfg: RunConfig, spec: DatasetSpec) -> Any:

@@ -95,7 +95,7 @@ class Task(ABC):
         repeats: samples per grid element; sample ``i`` belongs to element ``i % grid.labels.size``.
     """
 
-    kind: ClassVar[str] = ""        # the data kind a model must declare it serves
+    data_kind: ClassVar[str] = ""   # the data kind a model must declare it serves (hsi, volume, sequence)
     sampling: ClassVar[str] = ""    # how samples are cut from the data (logged as the `sampling` param)
     unit: ClassVar[str] = "samples"  # what a sample is, in messages and the leakage report
 
@@ -118,10 +118,6 @@ class Task(ABC):
     @property
     def name(self) -> str:
         return self.data.name
-
-    @property
-    def data_kind(self) -> str:
-        return self.kind
 
     @property
     def class_names(self) -> list[str]:

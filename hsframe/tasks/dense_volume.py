@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class DenseVolumeTask(Task):
     """Every labeled voxel a sample; the split is drawn over the ``(D, H, W)`` label volume."""
 
-    kind = "volume"
+    data_kind = "volume"
     sampling = "voxel-patches"
     unit = "voxels"
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class _SeriesTask(Task):
-    kind = "sequence"
+    data_kind = "sequence"
     unit = "windows"
 
     def __init__(self, cfg: RunConfig, data: FrameSeries) -> None:

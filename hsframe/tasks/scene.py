@@ -44,7 +44,7 @@ class SceneTask(Task):
     pixels, unless ``data.pca_fit=all`` reproduces papers that fit on the whole image.
     """
 
-    kind = "hsi"
+    data_kind = "hsi"
     sampling = "pixel-patches"
     unit = "pixels"
 
@@ -65,7 +65,7 @@ class SceneTask(Task):
     def params(self) -> dict[str, Any]:
         h, w, b = self.data.shape
         d = self.cfg.data
-        return {"data_kind": self.kind, "sampling": self.sampling, "dataset_shape": f"{h}x{w}x{b}",
+        return {"data_kind": self.data_kind, "sampling": self.sampling, "dataset_shape": f"{h}x{w}x{b}",
                 "patch_size": d.patch_size, "pca_components": d.pca_components, "pca_fit": d.pca_fit}
 
     @property

@@ -26,14 +26,11 @@ class VolumeSetTask(Task):
 
     def __init__(self, cfg: RunConfig, data: VolumeSet) -> None:
         super().__init__(cfg, data)
+        self.data_kind = data.kind  # a set of clips is "sequence" data, of volumes "volume"
         self.unit = "clips" if data.kind == "sequence" else "volumes"
         self.labels = data.labels
         self.grid = SplitGrid(data.labels, data.class_names, (1,), independent=True, unit=self.unit)
         self.input_spec = InputSpec(*data.sample_shape, num_classes=data.num_classes)
-
-    @property
-    def data_kind(self) -> str:
-        return self.data.kind  # a set of clips is "sequence" data, of volumes "volume"
 
     def describe(self) -> str:
         return f"{len(self.labels)} {self.unit} of (C, D, H, W) = {self.data.sample_shape}"
