@@ -320,3 +320,22 @@ def test_compare_and_ui_keep_torch_out(runs):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "| meanspec |" in out.stdout
+
+
+def test_runs_recorded_before_the_model_param_group_by_their_plugin_param(tmp_path):
+    """Stores written by hsframe 0.1.0 name the model in params.plugin; they still group by model."""
+    import mlflow
+
+    from hsframe.compare import compare_runs
+
+    store = f"sqlite:///{tmp_path / 'old.db'}"
+    client = mlflow.MlflowClient(store)
+    exp = client.create_experiment("hsframe")
+    for oa in (0.5, 0.7):
+        rid = client.create_run(exp).info.run_id
+        for key, value in {"plugin": "oldnet", "dataset": "synthetic-pines", "cfg.split.method": "random"}.items():
+            client.log_param(rid, key, value)
+        client.log_metric(rid, "test_oa", oa)
+        client.set_terminated(rid, "FINISHED")
+    (row,) = compare_runs(store, "hsframe").rows
+    assert row.key["model"] == "oldnet" and row.n == 2 and row.stats["test_oa"].mean == pytest.approx(0.6)
