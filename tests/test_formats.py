@@ -185,3 +185,21 @@ def test_unsupported_file_error_lists_the_plugin_suffix(toy: Plugins, tmp_path: 
     with pytest.raises(HsframeError, match=r"unsupported file type '\.unknown'.*Supported: .*\.h5.*\.csvcube") as err:
         read_array(tmp_path / "x.unknown")
     assert all(s in str(err.value) for s in readers.SUPPORTED_SUFFIXES)
+
+
+def test_a_run_trains_on_a_scene_in_the_plugin_format(toy: Plugins, tmp_path: Path) -> None:
+    import hsframe
+    from hsframe.recording import MemoryRecorder
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.repeat(rng.integers(1, 4, (4, 4)), 4, 0), 4, 1).astype(np.float64)  # 16x16, 3 classes
+    cube = rng.normal(size=(16, 16, 6)) + labels[..., None]
+    cube_path = _write_csvcube(tmp_path / "field.csvcube", cube)
+    labels_path = _write_csvcube(tmp_path / "gt.csvcube", labels)
+    rec = MemoryRecorder()
+    summary = hsframe.run({"model": "nin", "data": {"dataset": str(cube_path), "labels": str(labels_path), "patch_size": 5,
+                                                    "pca_components": 4}, "train.epochs": 1, "split.train_fraction": 0.3},
+                          recorder=rec, quiet=True, plugins=toy)
+    run = rec.runs[summary.run_id]
+    assert run.status == "FINISHED" and run.params["dataset"] == "field.csvcube"
+    assert run.params["dataset_shape"] == "16x16x6" and 0 <= summary.metrics["test_oa"] <= 1
