@@ -97,7 +97,7 @@ def test_default_folder_is_hsframe_name_in_the_current_folder(tmp_path, monkeypa
     result = new("mynet")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "hsframe-mynet" / "pyproject.toml").is_file()
-    for step in ("pip install -e", "pytest", "hsframe plugins", "hsframe run --plugin mynet", "mlflow ui"):
+    for step in ("pip install -e", "pytest", "hsframe plugins", "hsframe run --model mynet", "mlflow ui"):
         assert step in result.output, step
 
 
@@ -174,7 +174,7 @@ def test_pyproject_declares_the_entry_point_and_dependencies(generated):
 
 def test_readme_gives_every_step(generated):
     readme = (generated / "README.md").read_text()
-    for step in ("pip install -e .", "pytest", "hsframe plugins", "hsframe run --plugin spectral-net",
+    for step in ("pip install -e .", "pytest", "hsframe plugins", "hsframe run --model spectral-net",
                  "mlflow ui --backend-store-uri", "test_oa", "python -m build"):
         assert step in readme, step
 
@@ -220,10 +220,10 @@ def test_reachable_from_the_hsframe_command_once_registered(tmp_path):
     from hsframe.cli import cli
 
     if "plugin" not in cli.commands:
-        pytest.skip("the `plugin` group is not registered in hsframe/cli.py yet (cli.add_command(plugin))")
+        pytest.skip("the `plugin` group is not registered in hsframe/cli/__init__.py yet (cli.add_command(plugin))")
     result = CliRunner().invoke(cli, ["plugin", "new", "mynet", "--dir", str(tmp_path / "pkg")])
     assert result.exit_code == 0, result.output
-    assert "hsframe run --plugin mynet" in result.output
+    assert "hsframe run --model mynet" in result.output
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What every `hsframe` command shares: the error exit and the parsing of common arguments.
 
-Kept apart from hsframe/cli.py, which imports the command modules, so they can import this.
+Kept apart from hsframe/cli/__init__.py, which imports the command modules, so they can import this.
 """
 from __future__ import annotations
 
