@@ -7,12 +7,14 @@ says so in :meth:`SplitMethod.check`, before any run starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from hsframe.data.split import Split
+if TYPE_CHECKING:  # the algorithms (scipy) load when a split is drawn, not when the plugins are listed
+    import numpy as np
+
+    from hsframe.data.split import Split
 
 
 class SplitOptions(BaseModel):
@@ -36,7 +38,7 @@ class SplitGrid:
         unit: what an element is, for messages ("pixels", "voxels", "volumes", "windows").
     """
 
-    labels: np.ndarray
+    labels: "np.ndarray"
     class_names: list[str]
     window: tuple[int, ...]
     independent: bool = False
@@ -61,5 +63,5 @@ class SplitMethod:
     def check(self, grid: SplitGrid, options: SplitOptions) -> None:
         """Raise an HsframeError when this method cannot split ``grid``; the default accepts any."""
 
-    def split(self, grid: SplitGrid, seed: int, options: SplitOptions) -> Split:
+    def split(self, grid: SplitGrid, seed: int, options: SplitOptions) -> "Split":
         raise NotImplementedError(f"split method '{self.name}' does not implement split()")

@@ -1,11 +1,15 @@
 """``split.method=blocks``: whole blocks to train, validation or test, with a margin around test samples."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
-from hsframe.data.split import Split, block_split
 from hsframe.errors import HsframeError
 from hsframe.splits.base import SplitGrid, SplitMethod, SplitOptions
+
+if TYPE_CHECKING:
+    from hsframe.data.split import Split
 
 
 class BlocksOptions(SplitOptions):
@@ -29,7 +33,9 @@ class BlockSplit(SplitMethod):
         if options.train_fraction is None:
             raise HsframeError("split.method=blocks needs split.train_fraction")
 
-    def split(self, grid: SplitGrid, seed: int, options: BlocksOptions) -> Split:  # type: ignore[override]
+    def split(self, grid: SplitGrid, seed: int, options: BlocksOptions) -> "Split":  # type: ignore[override]
+        from hsframe.data.split import block_split
+
         margin = tuple(w // 2 for w in grid.window) if options.margin is None else options.margin
         return block_split(grid.labels, grid.class_names, seed, options.block_size, margin,
                            options.train_fraction, options.val_fraction)

@@ -1,11 +1,15 @@
 """``split.method=fixed``: published train / test label-map files (e.g. spatially disjoint benchmarks)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
-from hsframe.data.split import Split, fixed_split
 from hsframe.errors import HsframeError
 from hsframe.splits.base import SplitGrid, SplitMethod, SplitOptions
+
+if TYPE_CHECKING:
+    from hsframe.data.split import Split
 
 
 class FixedOptions(SplitOptions):
@@ -29,8 +33,9 @@ class FixedSplit(SplitMethod):
         if options.train_map is None:
             raise HsframeError("split.method=fixed needs split.train_map (a label-map file of the training pixels)")
 
-    def split(self, grid: SplitGrid, seed: int, options: FixedOptions) -> Split:  # type: ignore[override]
+    def split(self, grid: SplitGrid, seed: int, options: FixedOptions) -> "Split":  # type: ignore[override]
         from hsframe.data.readers import read_array
+        from hsframe.data.split import fixed_split
 
         maps = []
         for path, key in ((options.train_map, options.train_map_key), (options.test_map, options.test_map_key)):

@@ -1,10 +1,14 @@
 """``split.method=random``: every labeled element drawn at random per class (the classic protocol)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
-from hsframe.data.split import Split, stratified_split
 from hsframe.splits.base import SplitGrid, SplitMethod, SplitOptions
+
+if TYPE_CHECKING:
+    from hsframe.data.split import Split
 
 
 class RandomOptions(SplitOptions):
@@ -18,6 +22,8 @@ class RandomSplit(SplitMethod):
     Options = RandomOptions
     description = "stratified at random per class, by fraction or count"
 
-    def split(self, grid: SplitGrid, seed: int, options: RandomOptions) -> Split:  # type: ignore[override]
+    def split(self, grid: SplitGrid, seed: int, options: RandomOptions) -> "Split":  # type: ignore[override]
+        from hsframe.data.split import stratified_split
+
         return stratified_split(grid.labels, grid.class_names, seed, train_fraction=options.train_fraction,
                                 train_per_class=options.train_per_class, val_fraction=options.val_fraction)
