@@ -24,33 +24,6 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
 
 
 @dataclass(frozen=True)
-class Metrics:
-    """Overall accuracy, average (per-class) accuracy, Cohen's kappa and per-class accuracy.
-
-    ``per_class[k]`` is NaN for a class without test pixels; AA averages the classes that have some.
-    """
-
-    oa: float
-    aa: float
-    kappa: float
-    per_class: np.ndarray
-    support: np.ndarray
-    confusion: np.ndarray
-
-
-def metrics_from_confusion(cm: np.ndarray) -> Metrics:
-    from hsframe.metrics import average_accuracy, cohen_kappa, overall_accuracy, per_class_accuracy
-
-    cm = np.asarray(cm, dtype=np.float64)
-    return Metrics(overall_accuracy(cm), average_accuracy(cm), cohen_kappa(cm), per_class_accuracy(cm),
-                   cm.sum(1).astype(np.int64), cm.astype(np.int64))
-
-
-def evaluate(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> Metrics:
-    return metrics_from_confusion(confusion_matrix(y_true, y_pred, num_classes))
-
-
-@dataclass(frozen=True)
 class Evaluation:
     """The test figures of a run.
 

@@ -8,7 +8,7 @@ Kept free of torch and MLflow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable
 
 import numpy as np
 
@@ -38,12 +38,10 @@ class Metric:
     package: str = ""
     version: str = ""
 
-    prefix: ClassVar[str] = "test_"
-
     @property
     def key(self) -> str:
-        """The MLflow metric name: ``test_<name>``."""
-        return f"{self.prefix}{self.name}"
+        """The MLflow metric name: ``test_<name>`` (computed on the test samples)."""
+        return f"test_{self.name}"
 
     @property
     def title(self) -> str:

@@ -25,29 +25,29 @@ class FileLayout:
     label_options: bool = True  # data.label_remap / data.zero_label apply
 
 
-def _open_scene(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+def _open_scene(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
     from hsframe.data import readers
 
     return readers.open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key, axis_order=d.axis_order,
                               nan_fill=d.nan_fill)
 
 
-def _open_volumes(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+def _open_volumes(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
     from hsframe.data import volume_readers
 
-    return volume_readers.open_volume_set(path, d.labels, volumes_key=d.cube_key, labels_key=d.labels_key, **labels)
+    return volume_readers.open_volume_set(path, d.labels, volumes_key=d.cube_key, labels_key=d.labels_key, **label_options)
 
 
-def _open_dense(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+def _open_dense(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
     from hsframe.data import volume_readers
 
-    return volume_readers.open_labeled_volume(path, d.labels, volume_key=d.cube_key, labels_key=d.labels_key, **labels)
+    return volume_readers.open_labeled_volume(path, d.labels, volume_key=d.cube_key, labels_key=d.labels_key, **label_options)
 
 
-def _open_frames(path: Path, d: DataConfig, labels: dict[str, Any]) -> Any:
+def _open_frames(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
     from hsframe.data import volume_readers
 
-    return volume_readers.open_frame_series(path, d.labels, frames_key=d.cube_key, labels_key=d.labels_key, **labels)
+    return volume_readers.open_frame_series(path, d.labels, frames_key=d.cube_key, labels_key=d.labels_key, **label_options)
 
 
 LAYOUTS: dict[str, FileLayout] = {
@@ -94,12 +94,12 @@ def file_dataset(cfg: RunConfig, path: Path) -> DatasetSpec:
     if not layout.label_options and (d.label_remap is not None or d.zero_label != "unlabeled"):
         raise HsframeError("data.label_remap and data.zero_label apply to volumes and series; a hyperspectral scene's "
                            "label map is read as stored (0 = unlabeled). Set data.layout if this file is not a scene.")
-    labels = {"class_names": None, "label_remap": d.label_remap, "zero_label": d.zero_label}
+    label_options = {"class_names": None, "label_remap": d.label_remap, "zero_label": d.zero_label}
 
     def load() -> Any:
         if layout.needs_labels and d.labels is None:
             raise HsframeError(f"data.layout={name} needs data.labels (the label file) beside the data file {path}")
-        return layout.open(path, d, labels)
+        return layout.open(path, d, label_options)
 
     return DatasetSpec(name=path.name, load=load, kind=layout.kind, description=f"file {path} ({name})", package="file")
 
