@@ -185,10 +185,10 @@ def logged_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str, keys: list[str] | None = None) -> None:
+def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str, keys: list[str]) -> None:
+    """Set dotted ``key`` in ``tree``; ``keys``: the valid keys (:func:`valid_keys`)."""
     key = canonical_key(key)
     parts = key.split(".")
-    keys = valid_keys() if keys is None else keys
     if parts[0] != "model_options" and key not in keys:
         raise HsframeError(f"unknown config key '{key}' (from {source}).{_suggest(key, keys)}")
     node = tree

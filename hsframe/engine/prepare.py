@@ -9,7 +9,6 @@ from hsframe.data.resolve import load_dataset, resolve_dataset
 from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
 from hsframe.registry import ModelSpec
-from hsframe.splits.base import SplitMethod, SplitOptions
 from hsframe.tasks import Task, TaskSplit, make_task
 
 
@@ -26,10 +25,8 @@ def load_task(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> Task:
 
 @dataclass
 class Prepared:
-    """What a run knows before it starts: the split method and its options, the split and its leakage."""
+    """What a run knows before it starts: the split and its leakage."""
 
-    method: SplitMethod
-    options: SplitOptions
     split: TaskSplit
     leakage: dict[str, Any]
 
@@ -38,4 +35,4 @@ def prepare(cfg: RunConfig, task: Task, plugins: Plugins) -> Prepared:
     method = plugins.split(cfg.split.method)
     options = method.options(cfg.split.model_dump())
     split = task.split(method, options, cfg.seed)
-    return Prepared(method, options, split, task.leakage(split))
+    return Prepared(split, task.leakage(split))

@@ -29,9 +29,6 @@ class Reporter:
     def seed(self, seed: int) -> None:
         self.console.rule(f"seed {seed}")
 
-    def note(self, message: str) -> None:
-        self.console.print(f"note: {message}", highlight=False)
-
     def progress(self, epochs: int, batches_per_epoch: int) -> "TrainingProgress":
         from hsframe.progress import TrainingProgress
 
