@@ -213,6 +213,20 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# Keys that do not change the experiment a run is a repeat of: which seed, what it is called, where it ran.
+NOT_IN_FINGERPRINT = ("seed", "run_name", "experiment", "train.device")
+
+
+def fingerprint(cfg: RunConfig) -> str:
+    """A short hash of the resolved config without :data:`NOT_IN_FINGERPRINT`: equal for the seeds of one condition."""
+    import hashlib
+    import json
+
+    flat = {k: v for k, v in flatten(cfg.model_dump()).items() if k not in NOT_IN_FINGERPRINT}
+    text = json.dumps(flat, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     """``["train.lr=1e-3", "data.padding=reflect"]`` -> typed values (parsed as YAML scalars)."""
     out: dict[str, Any] = {}

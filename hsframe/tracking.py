@@ -90,20 +90,30 @@ def git_commit(cwd: str | Path = ".") -> str | None:
 
 
 @contextlib.contextmanager
-def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: str, tags: dict[str, str]) -> Iterator[Any]:
-    """An active MLflow run that ends FINISHED, FAILED (traceback logged) or KILLED (Ctrl-C).
+def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: str, tags: dict[str, str],
+                parent_id: str | None = None) -> Iterator[Any]:
+    """An active MLflow run that ends FINISHED, FAILED (traceback logged) or KILLED (Ctrl-C, RunStopped).
 
-    Started while another run is active, it becomes that run's child (repeated seeds).
+    Started while another run is active, it becomes that run's child (repeated seeds); else, with
+    ``parent_id``, the child of that run, which another process may hold open (sweep trials).
     """
     import mlflow
 
+    from hsframe.recording.base import END_TAG, RunStopped
+
     mlflow.set_tracking_uri(settings.tracking_uri)
     exp_id = _experiment_id(settings, experiment or settings.experiment)
-    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags, nested=mlflow.active_run() is not None)
+    nested = mlflow.active_run() is not None
+    if parent_id and not nested:
+        tags = {**tags, "mlflow.parentRunId": parent_id}
+    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags, nested=nested)
     try:
         yield run
     except KeyboardInterrupt:
-        _end(mlflow, "KILLED", {"hsframe.end": "interrupted (Ctrl-C)"})
+        _end(mlflow, "KILLED", {END_TAG: "interrupted (Ctrl-C)"})
+        raise
+    except RunStopped as exc:
+        _end(mlflow, "KILLED", {END_TAG: str(exc)})
         raise
     except BaseException as exc:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -8,25 +8,32 @@ Everything that can be checked without training is checked before the recorder o
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from hsframe import __version__
-from hsframe.config import RunConfig, flatten
+from hsframe.config import RunConfig, fingerprint, flatten
 from hsframe.engine.model_check import build_checked_model
 from hsframe.engine.prepare import Prepared, load_task, prepare
 from hsframe.engine.reporter import Reporter
 from hsframe.engine.summary import RunSummary
 from hsframe.plugins import Plugins
-from hsframe.recording import FAILED, FINISHED, KILLED, Recorder
+from hsframe.recording import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, Recorder, RunStopped
 from hsframe.registry import ModelSpec
 from hsframe.tasks import Task
 from hsframe.tracking import git_commit
 
+EpochHook = Callable[[int, dict[str, float]], None]
 
-def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Reporter, task: Task | None = None) -> RunSummary:
-    """One recorded run. ``task``: already loaded and checked by the caller (repeated seeds)."""
+
+def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Reporter, task: Task | None = None,
+            on_epoch: EpochHook | None = None) -> RunSummary:
+    """One recorded run. ``task``: already loaded and checked by the caller (repeated seeds).
+
+    ``on_epoch(epoch, {"train_loss", "val_oa"})`` is called after each epoch is recorded; raising
+    :class:`~hsframe.recording.RunStopped` there ends the run KILLED with that reason (a pruned trial).
+    """
     started = time.perf_counter()
     spec = plugins.model(cfg.model)
     task = load_task(cfg, plugins, spec) if task is None else task
@@ -40,7 +47,8 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
     generator = seed_everything(cfg.seed)
     model = build_checked_model(spec, task.input_spec, cfg.model_options)
 
-    tags = {"hsframe_version": __version__, "device": str(device), "model": spec.name, "dataset": task.name}
+    tags = {"hsframe_version": __version__, "device": str(device), "model": spec.name, "dataset": task.name,
+            FINGERPRINT_TAG: fingerprint(cfg)}
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
@@ -53,9 +61,9 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
         try:
             _record_inputs(recorder, cfg, spec, task, prep)
             plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
-            outcome = _train_and_evaluate(cfg, spec, task, prep, model, device, generator, plugins, recorder, reporter)
+            outcome = _train_and_evaluate(cfg, spec, task, prep, model, device, generator, plugins, recorder, reporter, on_epoch)
             status, metrics = FINISHED, outcome["metrics"]
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RunStopped):
             status = KILLED
             raise
         finally:
@@ -86,7 +94,7 @@ def _record_inputs(recorder: Recorder, cfg: RunConfig, spec: ModelSpec, task: Ta
 
 
 def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepared, model: Any, device: Any, generator: Any,
-                        plugins: Plugins, recorder: Recorder, reporter: Reporter) -> dict[str, Any]:
+                        plugins: Plugins, recorder: Recorder, reporter: Reporter, on_epoch: EpochHook | None = None) -> dict[str, Any]:
     import torch
 
     from hsframe.training import train
@@ -97,8 +105,14 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
         recorder.log_metrics(samples.metrics)
     recorder.log_params({"model_parameters": sum(p.numel() for p in model.parameters())})
     progress = reporter.progress(cfg.train.epochs, -(-len(split.train) // cfg.train.batch_size))
+
+    def record_epoch(epoch: int, record: dict[str, float]) -> None:
+        recorder.log_metrics(record, step=epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+
     result = train(model, samples.source, task.targets, split.train, split.val, cfg.train, device, generator, progress,
-                   lambda epoch, record: recorder.log_metrics(record, step=epoch), eval_batch_size=cfg.eval.batch_size)
+                   record_epoch, eval_batch_size=cfg.eval.batch_size)
     recorder.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
 
     t0 = time.perf_counter()

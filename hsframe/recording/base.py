@@ -15,18 +15,30 @@ from typing import Any
 FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
 # Tag set to "parent" on the parent run of repeated seeds; `hsframe compare` counts its children instead.
 PARENT_TAG = "hsframe.seeds"
+# The resolved config without what does not change the experiment (seed, names, device): runs that
+# share it are repeats of one condition, which `hsframe compare` groups.
+FINGERPRINT_TAG = "hsframe.config_fingerprint"
+# Why a run ended early without failing (e.g. "pruned at epoch 3"): set with status KILLED.
+END_TAG = "hsframe.end"
+
+
+class RunStopped(Exception):
+    """Raised inside a run to end it KILLED, not FAILED, with ``str(exc)`` as the reason (a pruned sweep trial)."""
 
 
 class Recorder(ABC):
     """Params, per-step metrics, tags, artifacts and the model of one run (and of its child runs).
 
     ``run(name, tags)`` opens a run; opened inside another run it becomes that run's child
-    (repeated seeds). Every ``log_*`` call acts on the innermost open run.
+    (repeated seeds). A recorder made with a ``parent_id`` makes its outermost runs children of that
+    run, which may live in another process (the trials of a sweep). Every ``log_*`` call acts on the
+    innermost open run.
     """
 
     @abstractmethod
     def run(self, name: str, tags: dict[str, str]) -> contextlib.AbstractContextManager[str]:
-        """A context yielding the run id; the run ends FINISHED, FAILED (traceback recorded) or KILLED (Ctrl-C)."""
+        """A context yielding the run id; the run ends FINISHED, FAILED (traceback recorded) or KILLED
+        (Ctrl-C, or :class:`RunStopped` with its reason as the ``END_TAG`` tag)."""
 
     @abstractmethod
     def check(self) -> None:

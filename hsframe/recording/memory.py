@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from hsframe.recording.base import FAILED, FINISHED, KILLED, Recorder
+from hsframe.recording.base import END_TAG, FAILED, FINISHED, KILLED, Recorder, RunStopped
 
 
 @dataclass
@@ -33,7 +33,8 @@ class RecordedRun:
 class MemoryRecorder(Recorder):
     """Every run in :attr:`runs` (by id, in start order); artifacts keep their content (text, dicts, file bytes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, parent_id: str | None = None) -> None:
+        self.parent_id = parent_id
         self.runs: dict[str, RecordedRun] = {}
         self._open: list[RecordedRun] = []
         self._ids = itertools.count()
@@ -47,13 +48,16 @@ class MemoryRecorder(Recorder):
 
     @contextlib.contextmanager
     def run(self, name: str, tags: dict[str, str]) -> Iterator[str]:
-        run = RecordedRun(f"run{next(self._ids)}", name, dict(tags), self._open[-1].run_id if self._open else None)
+        run = RecordedRun(f"run{next(self._ids)}", name, dict(tags), self._open[-1].run_id if self._open else self.parent_id)
         self.runs[run.run_id] = run
         self._open.append(run)
         try:
             yield run.run_id
         except KeyboardInterrupt:
             run.status = KILLED
+            raise
+        except RunStopped as exc:
+            run.status, run.tags[END_TAG] = KILLED, str(exc)
             raise
         except BaseException as exc:
             run.artifacts["error/traceback.txt"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

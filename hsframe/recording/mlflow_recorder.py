@@ -10,11 +10,13 @@ from hsframe.tracking import TrackingSettings, check_store, tracked_run
 
 
 class MLflowRecorder(Recorder):
-    """Runs in the MLflow store of ``settings``; a run opened inside another becomes its child."""
+    """Runs in the MLflow store of ``settings``; a run opened inside another becomes its child, and
+    with ``parent_id`` every outermost run becomes a child of that run (opened by another process)."""
 
-    def __init__(self, settings: TrackingSettings, experiment: str | None = None) -> None:
+    def __init__(self, settings: TrackingSettings, experiment: str | None = None, parent_id: str | None = None) -> None:
         self.settings = settings
         self.experiment = experiment
+        self.parent_id = parent_id
 
     @property
     def location(self) -> str:
@@ -28,7 +30,7 @@ class MLflowRecorder(Recorder):
 
     @contextlib.contextmanager
     def run(self, name: str, tags: dict[str, str]) -> Iterator[str]:
-        with tracked_run(self.settings, self.experiment, name, tags) as run:
+        with tracked_run(self.settings, self.experiment, name, tags, parent_id=self.parent_id) as run:
             yield run.info.run_id
 
     def log_params(self, params: dict[str, Any]) -> None:
