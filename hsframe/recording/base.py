@@ -18,6 +18,14 @@ PARENT_TAG = "hsframe.seeds"
 # The resolved config without what does not change the experiment (seed, names, device): runs that
 # share it are repeats of one condition, which `hsframe compare` groups.
 FINGERPRINT_TAG = "hsframe.config_fingerprint"
+# Set every epoch to the time (seconds since the epoch, UTC) the run was last alive: a RUNNING run whose
+# heartbeat is old was left by a dead process (`hsframe runs` shows it stale, `hsframe runs cleanup` ends it).
+HEARTBEAT_TAG = "hsframe.heartbeat"
+# Sweeps: the parent run has SWEEP_TAG "parent" (and BEST_TRIAL_TAG, the run id of the best trial so far);
+# each trial is its child with SWEEP_TAG "trial" and TRIAL_TAG its Optuna trial number.
+SWEEP_TAG = "hsframe.sweep"
+TRIAL_TAG = "hsframe.sweep.trial"
+BEST_TRIAL_TAG = "hsframe.sweep.best_run_id"
 # Why a run ended early without failing (e.g. "pruned at epoch 3"): set with status KILLED.
 END_TAG = "hsframe.end"
 
