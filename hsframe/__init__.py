@@ -16,11 +16,12 @@ from hsframe.registry import DatasetSpec, InputSpec, ModelSpec
 if TYPE_CHECKING:
     from hsframe.config import RunConfig
     from hsframe.engine.summary import RunSummary, SeedsSummary
+    from hsframe.study.sweep import SweepSummary
 
 __version__ = "0.1.0"
 PLUGIN_API_VERSION = 1
 
-__all__ = ["hookimpl", "DatasetSpec", "InputSpec", "ModelSpec", "__version__", "PLUGIN_API_VERSION", "run", "load_config"]
+__all__ = ["hookimpl", "DatasetSpec", "InputSpec", "ModelSpec", "__version__", "PLUGIN_API_VERSION", "run", "load_config", "sweep"]
 
 
 def run(config: Any = None, **options: Any) -> "RunSummary | SeedsSummary":
@@ -35,3 +36,10 @@ def load_config(config: Any = None, **options: Any) -> "RunConfig":
     from hsframe.engine.api import load_config as load_config_api
 
     return load_config_api(config, **options)
+
+
+def sweep(space: Any, **options: Any) -> "SweepSummary":
+    """Run (or continue) an Optuna sweep, each trial a recorded run; see :func:`hsframe.study.sweep.sweep`."""
+    from hsframe.study.sweep import sweep as sweep_api
+
+    return sweep_api(space, **options)

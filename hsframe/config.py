@@ -86,6 +86,9 @@ class TrainConfig(_Section):
     weight_decay: float = Field(0.0, ge=0)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     amp: bool = Field(True, description="bf16 autocast on CUDA")
+    checkpoint_dir: str | None = Field(
+        "checkpoints", description="folder of the per-epoch checkpoints (<dir>/<run_id>/last.pt, relative to the "
+        "current folder) that `hsframe run --resume` continues from; deleted when a run finishes; null = none")
 
 
 class EvalConfig(_Section):
@@ -166,6 +169,15 @@ def _suggest(key: str, keys: list[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+def check_key(key: str, source: str, splits: Mapping[str, "SplitMethod"] | None = None) -> str:
+    """``key`` in today's spelling, or an HsframeError naming it, its ``source`` and the nearest valid key."""
+    key = canonical_key(key)
+    keys = valid_keys(splits)
+    if key.split(".")[0] != "model_options" and key not in keys:
+        raise HsframeError(f"unknown config key '{key}' (from {source}).{_suggest(key, keys)}")
+    return key
+
+
 def canonical_key(key: str) -> str:
     """Older spellings kept working: ``plugin`` is ``model``, ``model.X`` is ``model_options.X``."""
     if key == "plugin":
@@ -214,7 +226,7 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 # Keys that do not change the experiment a run is a repeat of: which seed, what it is called, where it ran.
-NOT_IN_FINGERPRINT = ("seed", "run_name", "experiment", "train.device")
+NOT_IN_FINGERPRINT = ("seed", "run_name", "experiment", "train.device", "train.checkpoint_dir")
 
 
 def fingerprint(cfg: RunConfig) -> str:

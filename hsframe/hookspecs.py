@@ -59,7 +59,18 @@ def register_metrics(register: Callable[..., None]) -> None:
 def run_started(run_id: str, config: dict[str, Any]) -> None:
     """Called inside the active MLflow run once it has started, before training.
 
-    Use it for extra logging (``mlflow.log_param`` and friends act on this run).
+    Use it for extra logging (``mlflow.log_param`` and friends act on this run). A resumed run
+    (``hsframe run --resume``) calls it again when it reopens.
+    """
+
+
+@hookspec
+def epoch_finished(run_id: str, epoch: int, metrics: dict[str, float]) -> None:
+    """Called after each training epoch, once its checkpoint is saved and its metrics are logged.
+
+    ``epoch`` counts from 1 and continues past the last saved epoch in a resumed run; ``metrics``
+    holds ``train_loss`` and ``val_oa``. Raising ends the run FAILED, except
+    :class:`hsframe.recording.RunStopped`, which ends it KILLED with its message as the reason.
     """
 
 

@@ -14,6 +14,7 @@ class TrainingProgress:
         self.epochs, self.batches = epochs, batches_per_epoch
         self.live = console.is_terminal
         self._start = time.perf_counter()
+        self._done = 0  # epochs finished before this process started (a resumed run)
         self._progress: Progress | None = None
 
     def __enter__(self) -> "TrainingProgress":
@@ -36,6 +37,12 @@ class TrainingProgress:
             )
         return self
 
+    def resumed(self, epochs_done: int) -> None:
+        """A resumed run: the bar starts after ``epochs_done`` epochs and the ETA counts only this process's."""
+        self._done, self._start = epochs_done, time.perf_counter()
+        if self._progress is not None:
+            self._progress.update(self._task, advance=epochs_done * self.batches, epoch=epochs_done + 1)
+
     def batch(self, epoch: int, batch: int, loss: float) -> None:
         if self._progress is not None:
             self._progress.update(self._task, advance=1, epoch=epoch, batch=batch, loss=f"{loss:.4f}")
@@ -45,7 +52,7 @@ class TrainingProgress:
             self._progress.update(self._task, val_oa=f"{val_oa:.4f}{' *' if best else ''}")
             return
         elapsed = time.perf_counter() - self._start
-        eta = elapsed / epoch * (self.epochs - epoch)
+        eta = elapsed / max(epoch - self._done, 1) * (self.epochs - epoch)
         self.console.print(
             f"epoch {epoch}/{self.epochs}  loss {loss:.4f}  val OA {val_oa:.4f}{'  (best)' if best else ''}"
             f"  elapsed {elapsed:.1f}s  ETA {eta:.1f}s",

@@ -38,18 +38,23 @@ def load_settings(path: str | Path = "mlflow.yml", uri: str | None = None) -> Tr
         if unknown:
             raise HsframeError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys are {sorted(_SETTINGS_KEYS)}")
     chosen = uri or os.environ.get("MLFLOW_TRACKING_URI") or values.get("tracking_uri") or DEFAULT_URI
+    from hsframe.stores import normalize_uri
+
     return TrackingSettings(
-        tracking_uri=str(chosen),
+        tracking_uri=normalize_uri(str(chosen)),  # postgresql:// with the installed driver
         experiment=str(values.get("experiment") or DEFAULT_EXPERIMENT),
         artifact_location=str(values.get("artifact_location") or DEFAULT_ARTIFACTS),
     )
 
 
 def check_store(settings: TrackingSettings) -> None:
-    """Fail before any work starts if the store cannot be written."""
+    """Fail before any work starts if the store cannot be reached or written; create and migrate a new
+    store here, once, even when many processes start at the same time (hsframe.stores)."""
+    from hsframe.stores import prepare_store, sqlite_path
+
     uri = settings.tracking_uri
     if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
+        db = sqlite_path(uri) or Path(uri[len("sqlite:///"):])
         parent = db.parent if str(db.parent) else Path(".")
         if not parent.is_dir():
             raise HsframeError(f"tracking store {uri}: folder {parent} does not exist; create it or change tracking_uri in mlflow.yml")
@@ -60,25 +65,31 @@ def check_store(settings: TrackingSettings) -> None:
             f"tracking store {uri} is a file store, which MLflow has deprecated; use a database such as "
             f"sqlite:///mlflow.db (the default in mlflow.yml)"
         )
-    import mlflow
-
-    try:
-        mlflow.MlflowClient(uri).search_experiments(max_results=1)
-    except Exception as exc:
-        raise HsframeError(f"cannot open tracking store {uri}: {type(exc).__name__}: {str(exc)[:300]}") from None
+    prepare_store(uri)
 
 
 def _experiment_id(settings: TrackingSettings, name: str) -> str:
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    client = mlflow.MlflowClient(settings.tracking_uri)
-    exp = client.get_experiment_by_name(name)
+    from hsframe.stores import display_uri, retry_locked
+
+    uri = settings.tracking_uri
+    client = mlflow.MlflowClient(uri)
+    exp = retry_locked(client.get_experiment_by_name, name, what=f"looking up experiment '{name}'", store=uri)
     if exp is not None:
         return exp.experiment_id
     location = settings.artifact_location
     if "://" not in location:  # a local folder: MLflow wants an absolute URI
         location = Path(location).resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return retry_locked(client.create_experiment, name, artifact_location=location, what=f"creating experiment '{name}'", store=uri)
+    except MlflowException as exc:
+        # Parallel first runs all try to create it; the losers get a unique violation and read the winner's.
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise HsframeError(f"cannot create experiment '{name}' in tracking store {display_uri(uri)}: {str(exc)[:300]}") from None
+        return exp.experiment_id
 
 
 def git_commit(cwd: str | Path = ".") -> str | None:
@@ -91,22 +102,31 @@ def git_commit(cwd: str | Path = ".") -> str | None:
 
 @contextlib.contextmanager
 def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: str, tags: dict[str, str],
-                parent_id: str | None = None) -> Iterator[Any]:
+                parent_id: str | None = None, resume_id: str | None = None) -> Iterator[Any]:
     """An active MLflow run that ends FINISHED, FAILED (traceback logged) or KILLED (Ctrl-C, RunStopped).
 
     Started while another run is active, it becomes that run's child (repeated seeds); else, with
     ``parent_id``, the child of that run, which another process may hold open (sweep trials).
+    ``resume_id``: reopen that run (RUNNING again, same params, metrics and parent) instead of starting
+    one; the tags of how its last attempt ended are removed.
     """
     import mlflow
 
     from hsframe.recording.base import END_TAG, RunStopped
 
     mlflow.set_tracking_uri(settings.tracking_uri)
-    exp_id = _experiment_id(settings, experiment or settings.experiment)
+    # A resumed run keeps its experiment: none is looked up (or created) for it.
+    exp_id = None if resume_id is not None else _experiment_id(settings, experiment or settings.experiment)
     nested = mlflow.active_run() is not None
-    if parent_id and not nested:
+    if parent_id and not nested and resume_id is None:
         tags = {**tags, "mlflow.parentRunId": parent_id}
-    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags, nested=nested)
+    if resume_id is not None:
+        run = mlflow.start_run(run_id=resume_id, tags=tags, nested=nested)
+        for stale in (END_TAG, "hsframe.error"):  # from the attempt that ended; this one ends afresh
+            if stale in run.data.tags:
+                mlflow.MlflowClient(settings.tracking_uri).delete_tag(resume_id, stale)
+    else:
+        run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags, nested=nested)
     try:
         yield run
     except KeyboardInterrupt:

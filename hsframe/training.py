@@ -1,4 +1,8 @@
-"""The training loop: seeded, device-agnostic, keeping the checkpoint that is best on validation OA."""
+"""The training loop: seeded, device-agnostic, keeping the weights that are best on validation OA.
+
+It can start from a saved :class:`~hsframe.checkpoint.TrainState` and hands one out after every
+epoch, so that a run killed after epoch k continues at epoch k + 1 as if it had never stopped.
+"""
 from __future__ import annotations
 
 import copy
@@ -10,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from hsframe.checkpoint import TrainState, capture_rng, restore_rng
 from hsframe.config import TrainConfig
 from hsframe.data.patches import SampleSource
 from hsframe.device import autocast
@@ -46,6 +51,8 @@ def train(
     progress: TrainingProgress,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     eval_batch_size: int = 256,
+    start: TrainState | None = None,
+    on_checkpoint: Callable[[TrainState], None] | None = None,
 ) -> TrainResult:
     """Train in place; on return ``model`` holds the weights of the best validation epoch.
 
@@ -53,6 +60,11 @@ def train(
 
     With ``cfg.micro_batch_size`` each batch is run in chunks whose losses are weighted by their
     share of the batch, so the accumulated gradient is the batch's mean-loss gradient.
+
+    ``start``: continue after ``start.epoch`` from its weights, optimizer, RNG states and best-so-far
+    (the result is the same, bit for bit on the CPU, as never having stopped). After each epoch,
+    ``on_checkpoint(state)`` gets the state to save (live tensors: save or copy it there), then
+    ``on_epoch(epoch, {"train_loss", "val_oa"})`` is called.
     """
     model.to(device)
     optimizer = make_optimizer(model, cfg)
@@ -60,9 +72,18 @@ def train(
     y_val = targets[val_index]
     best_oa, best_epoch, best_state = -1.0, 0, None
     history: list[dict[str, float]] = []
-    start = time.perf_counter()
+    first, spent = 1, 0.0
+    if start is not None:
+        model.load_state_dict(start.model)
+        optimizer.load_state_dict(start.optimizer)
+        restore_rng(generator, start.rng)
+        best_oa, best_epoch, best_state = start.best_val_oa, start.best_epoch, start.best_state
+        history, first, spent = [dict(h) for h in start.history], start.epoch + 1, start.seconds
+    began = time.perf_counter()
     with progress:
-        for epoch in range(1, cfg.epochs + 1):
+        if first > 1:
+            progress.resumed(first - 1)
+        for epoch in range(first, cfg.epochs + 1):
             model.train()
             total, seen = 0.0, 0
             batches = source.batches(train_index, targets[train_index], cfg.batch_size, shuffle=True, generator=generator)
@@ -88,8 +109,11 @@ def train(
             record = {"train_loss": train_loss, "val_oa": val_oa}
             history.append(record)
             progress.epoch(epoch, train_loss, val_oa, improved)
+            if on_checkpoint is not None:  # before on_epoch: a recorded epoch always has its checkpoint
+                on_checkpoint(TrainState(epoch, model.state_dict(), optimizer.state_dict(), capture_rng(generator),
+                                         best_oa, best_epoch, best_state, history, spent + time.perf_counter() - began))
             if on_epoch is not None:
                 on_epoch(epoch, record)
     if best_state is not None:
         model.load_state_dict(best_state)
-    return TrainResult(best_oa, best_epoch, time.perf_counter() - start, history)
+    return TrainResult(best_oa, best_epoch, spent + time.perf_counter() - began, history)

@@ -9,13 +9,13 @@ from click.testing import CliRunner
 import hsframe.cli
 from hsframe.cli import cli
 
-COMMANDS = {"run", "predict", "plugins", "plugin", "compare", "ui", "datasets", "equivalence", "inspect"}
+COMMANDS = {"run", "sweep", "runs", "predict", "plugins", "plugin", "compare", "ui", "datasets", "equivalence", "inspect"}
 
 
 def test_every_command_is_registered_once():
     assert set(cli.commands) == COMMANDS
     modules = {m.name for m in pkgutil.iter_modules(hsframe.cli.__path__)}
-    assert modules == {"common", "run", "predict", "plugins", "plugin", "compare", "datasets", "equivalence", "inspect"}
+    assert modules == {"common", "run", "sweep", "runs", "predict", "plugins", "plugin", "compare", "datasets", "equivalence", "inspect"}
 
 
 def test_run_help_names_model_and_its_alias():

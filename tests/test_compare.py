@@ -2,9 +2,13 @@
 
 The runs are real `hsframe run`s: HybridSN once (FAST, one epoch) and a tiny model plugin
 registered in-process (a linear layer on the patch's mean spectrum: it trains in a blink) over
-seeds 0,1 (a parent with two children), once more with seed 2 as a plain run (same recipe: it
+seeds 0,1 (a parent with two children), once more with seed 2 as a plain run (same config: it
 joins that group), and once with another split. A FAILED and a RUNNING run with a fake test_oa
 must be left out; a second experiment holds one run of its own.
+
+The grouping cases (configs that differ in one key, repeated seeds, --by, sweeps) are runs logged
+straight through MLflow the way `hsframe run` logs them (``cfg.*`` params of a resolved RunConfig,
+the fingerprint tag), in a store of their own: no training needed.
 """
 from __future__ import annotations
 
@@ -205,7 +209,7 @@ def test_filter(runs):
     assert r.exit_code == 0 and "hybridsn" in r.output and "meanspec" not in r.output
 
 
-def test_group_by_more_params(runs, tmp_path):
+def test_group_by_other_keys(runs, tmp_path):
     from hsframe.compare import GROUP_BY, compare_runs
 
     store, _ = runs
@@ -213,9 +217,14 @@ def test_group_by_more_params(runs, tmp_path):
     assert len(per_seed.rows) == 5 and all(r.n == 1 for r in per_seed.rows)
     r = invoke(store, "--by", "patch_size", "--markdown", "--csv", str(tmp_path / "t.csv"))
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines()[0] == "| model | dataset | split | patch_size | runs | test_oa | test_aa | test_kappa |"
-    assert "| hybridsn | synthetic-pines | random, train 0.1, val 0.1 | 9 | 1 |" in r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[0] == "| patch_size | config | n | seeds | test_oa | test_aa | test_kappa |"
+    # --by pools: both meanspec splits (patch 3) are one group; the config column says what was pooled.
+    [tiny] = [line for line in lines if line.startswith("| 3 |")]
+    assert "split.train_fraction={0.1\\|0.2}" in tiny and "| 4 | 0,1,2,5 |" in tiny and "model=meanspec" in tiny
+    assert any(line.startswith("| 9 |") and "model=hybridsn" in line and "| 1 | 0 |" in line for line in lines)
     assert "CSV written to" not in r.stdout  # stdout stays a clean table to redirect into a paper
+    assert "grouped by patch_size: runs of different configs are pooled" in r.stderr
 
 
 def test_other_experiment(runs):
@@ -234,7 +243,12 @@ def test_csv(runs, tmp_path):
     r = invoke(store, "--csv", str(out))
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0])[:6] == ["model", "dataset", "split", "n", "seeds", "test_oa_mean"]
+    columns = list(rows[0])
+    assert columns[:3] == ["model", "dataset", "split"]
+    differing = columns[3:columns.index("n")]  # one column per config key that differs between the groups
+    assert {"cfg.split.train_fraction", "cfg.train.lr", "cfg.train.epochs"} <= set(differing)
+    assert "cfg.model" not in differing and "cfg.seed" not in differing and "cfg.data.dataset" not in differing
+    assert columns[columns.index("n"):columns.index("n") + 3] == ["n", "seeds", "test_oa_mean"]
     expected = expected_groups(store)
     assert len(rows) == len(expected)
     for row in rows:
@@ -247,6 +261,8 @@ def test_csv(runs, tmp_path):
         else:
             assert float(row["test_oa_std"]) == pytest.approx(oa.std(ddof=1), abs=1e-12)
         assert set(row["run_ids"].split()) == {m.info.run_id for m in members}
+        assert row["cfg.split.train_fraction"] == members[0].data.params["cfg.split.train_fraction"]
+        assert sorted(row["seeds"].split()) == sorted(m.data.params["seed"] for m in members)
     assert [float(x["test_oa_mean"]) for x in rows] == sorted((float(x["test_oa_mean"]) for x in rows), reverse=True)
 
 
@@ -256,16 +272,21 @@ def test_markdown(runs):
     store, _ = runs
     r = invoke(store, "--markdown")
     assert r.exit_code == 0, r.output
-    lines = r.output.strip().splitlines()
-    assert lines[0] == "| model | dataset | split | runs | test_oa | test_aa | test_kappa |"
-    assert lines[1] == "|---|---|---|---:|---:|---:|---:|"
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "| model | dataset | split | config | n | seeds | test_oa | test_aa | test_kappa |"
+    assert lines[1] == "|---|---|---|---|---:|---|---:|---:|---:|"
     assert len(lines) == 2 + 3 and all(line.startswith("| ") and line.endswith(" |") for line in lines[2:])
     result = compare_runs(store, "hsframe")
     best = lines[2].split(" | ")
-    assert best[0] == f"| {result.rows[0].key['model']}" and best[4] == f"**{result.rows[0].stats['test_oa'].format()}**"
+    assert best[0] == f"| {result.rows[0].key['model']}" and best[6] == f"**{result.rows[0].stats['test_oa'].format()}**"
     cells = [line.strip("| ").split(" | ") for line in lines[2:]]
-    assert [c[3] for c in cells] == [str(row.n) for row in result.rows]
-    assert all(len(c) == 7 for c in cells)
+    assert [c[4] for c in cells] == [str(row.n) for row in result.rows]
+    assert [c[5] for c in cells] == [",".join(row.seeds) for row in result.rows]
+    assert sorted(c[5] for c in cells) == ["0", "0,1,2", "5"]
+    assert all("split.train_fraction=" in c[3] and "train.lr=" in c[3] for c in cells)
+    assert all("seed" not in c[3] and "device" not in c[3] for c in cells)  # not a difference between conditions
+    assert all(len(c) == 9 for c in cells)
+    assert "1 parent run(s) of --seeds" in r.stderr  # the notes go to stderr
 
 
 def test_plot_writes_a_png(runs, tmp_path):
@@ -339,3 +360,252 @@ def test_runs_recorded_before_the_model_param_group_by_their_plugin_param(tmp_pa
         client.set_terminated(rid, "FINISHED")
     (row,) = compare_runs(store, "hsframe").rows
     assert row.key["model"] == "oldnet" and row.n == 2 and row.stats["test_oa"].mean == pytest.approx(0.6)
+
+
+def test_groups_agree_with_the_fingerprint_tag(runs):
+    """Grouping reads the cfg.* params; on real runs it makes exactly the partition the fingerprint tag makes."""
+    import mlflow
+
+    from hsframe.compare import compare_runs
+    from hsframe.recording.base import FINGERPRINT_TAG
+
+    store, _ = runs
+    client = mlflow.MlflowClient(store)
+    by_id = {r.info.run_id: r for r in client.search_runs([client.get_experiment_by_name("hsframe").experiment_id])}
+    rows = compare_runs(store, "hsframe").rows
+    tags = [{by_id[rid].data.tags[FINGERPRINT_TAG] for rid in row.run_ids} for row in rows]
+    assert all(len(t) == 1 for t in tags)                # one fingerprint per group
+    assert len({t.pop() for t in tags}) == len(rows)    # and a different one for each group
+
+
+# ----------------------------------------------------------------------------------------------------
+# Grouping cases on runs logged straight through MLflow, shaped like `hsframe run`'s (no training).
+
+SAMSON = {"model": "hybridsn", "data.dataset": "samson", "split.method": "random", "split.train_fraction": 0.1,
+          "split.val_fraction": 0.1}
+
+
+class Store:
+    """A tmp sqlite store; ``run(...)`` logs one run the way hsframe.engine.run does."""
+
+    def __init__(self, tmp_path: Path, experiment: str = "hsframe"):
+        import mlflow
+
+        self.uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        self.client = mlflow.MlflowClient(self.uri)
+        self.exp = self.client.create_experiment(experiment)
+        self.clock = 1_700_000_000_000
+
+    def run(self, oa: float | None, seed: int = 0, status: str = "FINISHED", tags: dict | None = None,
+            parent: str | None = None, fingerprint_tag: bool = True, **config) -> str:
+        from hsframe.config import RunConfig, fingerprint, flatten
+        from hsframe.recording.base import FINGERPRINT_TAG
+
+        tree: dict = {}
+        for key, value in {**SAMSON, **config, "seed": seed}.items():
+            node = tree
+            *path, last = key.split(".")
+            for part in path:
+                node = node.setdefault(part, {})
+            node[last] = value
+        cfg = RunConfig.model_validate(tree)
+        all_tags = {"model": cfg.model, "dataset": cfg.data.dataset, **(tags or {})}
+        if fingerprint_tag:
+            all_tags[FINGERPRINT_TAG] = fingerprint(cfg)
+        if parent:
+            all_tags["mlflow.parentRunId"] = parent
+        self.clock += 1000  # each run starts a second after the one before
+        rid = self.client.create_run(self.exp, start_time=self.clock, tags=all_tags,
+                                     run_name=f"{cfg.model}-{cfg.data.dataset}-s{seed}").info.run_id
+        params = {f"cfg.{k}": v for k, v in flatten(cfg.model_dump()).items()}
+        params.update({"model": cfg.model, "dataset": cfg.data.dataset, "seed": seed, "lr": cfg.train.lr,
+                       "epochs": cfg.train.epochs, "split": f"random, train 0.1, val 0.1, seed {seed}"})
+        self.params(rid, params)
+        if oa is not None:
+            self.client.log_metric(rid, "test_oa", oa)
+        if status != "RUNNING":
+            self.client.set_terminated(rid, status, end_time=self.clock + 500)
+        return rid
+
+    def params(self, rid: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(rid, params=[Param(k, str(v)) for k, v in params.items()])
+
+    def parent(self, tags: dict) -> str:
+        self.clock += 1000
+        rid = self.client.create_run(self.exp, start_time=self.clock, tags=tags, run_name="sweep-lr").info.run_id
+        self.params(rid, {"model": "hybridsn", "dataset": "samson"})
+        return rid
+
+
+@pytest.mark.parametrize("tagged", [True, False], ids=["fingerprint-tag", "recorded-before-the-tag"])
+def test_two_configs_with_one_seed_are_two_rows(tmp_path, tagged):
+    """The Samson case of issue #11: 2 epochs without a purity threshold vs 1 epoch with 0.6, both seed 0.
+    Runs recorded before the fingerprint tag existed group the same way, from their cfg.* params."""
+    from hsframe.compare import compare_runs
+
+    st = Store(tmp_path)
+    a = st.run(0.84, seed=0, fingerprint_tag=tagged, **{"train.epochs": 2})
+    b = st.run(0.40, seed=0, fingerprint_tag=tagged, **{"train.epochs": 1, "data.dataset_options": {"purity_threshold": 0.6}})
+    result = compare_runs(st.uri, "hsframe")
+    assert [(r.run_ids, r.n, r.seeds) for r in result.rows] == [([a], 1, ["0"]), ([b], 1, ["0"])]
+    assert [r.stats["test_oa"].mean for r in result.rows] == [0.84, 0.40]
+    assert all(r.stats["test_oa"].std is None for r in result.rows)
+    assert result.differing == ["data.dataset_options.purity_threshold", "train.epochs"]
+    assert [r.differs for r in result.rows] == [
+        {"data.dataset_options.purity_threshold": "unset", "train.epochs": "2"},
+        {"data.dataset_options.purity_threshold": "0.6", "train.epochs": "1"}]
+    assert [r.key for r in result.rows] == [{"model": "hybridsn", "dataset": "samson", "split": "random, train 0.1, val 0.1"}] * 2
+    rec = result.records()
+    assert rec[0]["cfg.train.epochs"] == "2" and rec[1]["cfg.data.dataset_options.purity_threshold"] == "0.6"
+    assert rec[0]["n"] == 1 and rec[0]["seeds"] == "0" and rec[0]["test_oa_std"] is None
+    assert "cfg.train.lr" not in rec[0]  # equal in every group: not shown
+    by_entry = compare_runs(st.uri, "hsframe", group_by=["data.dataset_options.purity_threshold"])
+    assert [(r.key, r.run_ids) for r in by_entry.rows] == [
+        ({"data.dataset_options.purity_threshold": "unset"}, [a]), ({"data.dataset_options.purity_threshold": "0.6"}, [b])]
+
+    md = invoke(st.uri, "--markdown")
+    assert md.exit_code == 0, md.output
+    lines = md.stdout.splitlines()
+    assert lines[0] == "| model | dataset | split | config | n | seeds | test_oa |"
+    assert lines[2] == ("| hybridsn | samson | random, train 0.1, val 0.1 | data.dataset_options.purity_threshold=unset, "
+                        "train.epochs=2 | 1 | 0 | **0.8400 ± -** |")
+    assert lines[3] == ("| hybridsn | samson | random, train 0.1, val 0.1 | data.dataset_options.purity_threshold=0.6, "
+                        "train.epochs=1 | 1 | 0 | 0.4000 ± - |")
+    table = CliRunner().invoke(compare, ["--tracking-uri", st.uri], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    assert "2 finished run(s) in 2 group(s)" in table.output and "0.6216" not in table.output
+    assert "train.epochs=1" in table.output and "purity_threshold=0.6" in table.output
+
+
+def test_a_repeated_seed_counts_once(tmp_path):
+    from hsframe.compare import compare_runs
+
+    st = Store(tmp_path)
+    old = st.run(0.70, seed=0)
+    st.run(0.90, seed=1)
+    new = st.run(0.80, seed=0)              # the same seed again: the latest FINISHED one stands for seed 0
+    st.run(0.10, seed=0, status="FAILED")   # later still, but not FINISHED: it does not replace it
+    other = st.run(0.50, seed=0, **{"train.lr": 0.01})  # seed 0 of another config is no duplicate
+    result = compare_runs(st.uri, "hsframe")
+    [row] = [r for r in result.rows if other not in r.run_ids]
+    assert row.n == 2 and row.seeds == ["0", "1"] and old not in row.run_ids and new in row.run_ids
+    assert row.stats["test_oa"].mean == pytest.approx(0.85) and row.stats["test_oa"].std == pytest.approx(0.1 / 2 ** 0.5)
+    assert [(d.seed, d.kept, d.ignored) for d in result.duplicates] == [("0", new, (old,))]
+    assert result.unfinished == 1
+    r = CliRunner().invoke(compare, ["--tracking-uri", st.uri], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "1 duplicate seed run(s) ignored: seed 0 in group hybridsn / samson / random, train 0.1, val 0.1 (train.lr=0.001)" in r.output
+    assert f"kept {new[:8]}, ignored {old[:8]}" in r.output
+    assert "4 finished run(s) in 2 group(s)" not in r.output and "3 finished run(s) in 2 group(s)" in r.output
+    md = invoke(st.uri, "--markdown")
+    assert "1 duplicate seed run(s) ignored: seed 0" in md.stderr and "duplicate" not in md.stdout
+
+
+def test_fingerprint_tags_that_disagree_with_the_params_keep_runs_apart(tmp_path):
+    from hsframe.compare import compare_runs
+    from hsframe.recording.base import FINGERPRINT_TAG
+
+    st = Store(tmp_path)
+    a = st.run(0.7, seed=0)
+    b = st.run(0.8, seed=1)
+    st.client.set_tag(b, FINGERPRINT_TAG, "0123456789abcdef")  # a config the params cannot tell apart
+    untagged = st.run(0.6, seed=2, fingerprint_tag=False)       # recorded before the tag: grouped by its params
+    result = compare_runs(st.uri, "hsframe")
+    assert sorted(sorted(r.run_ids) for r in result.rows) == sorted([[a], [b], [untagged]])
+    assert any(FINGERPRINT_TAG in w and "kept apart" in w for w in result.notes())
+    st.client.set_tag(b, FINGERPRINT_TAG, st.client.get_run(a).data.tags[FINGERPRINT_TAG])
+    [row] = compare_runs(st.uri, "hsframe").rows  # agreeing tags, and an untagged run with the same params: one group
+    assert sorted(row.run_ids) == sorted([a, b, untagged]) and row.seeds == ["0", "1", "2"]
+
+
+def test_by_regroups_and_unknown_keys_are_an_error(tmp_path):
+    from hsframe.compare import compare_runs
+
+    st = Store(tmp_path)
+    st.run(0.80, seed=0, **{"train.lr": 0.001, "train.epochs": 2})
+    st.run(0.60, seed=0, **{"train.lr": 0.001, "train.epochs": 1})
+    st.run(0.40, seed=0, **{"train.lr": 0.1, "train.epochs": 2})
+    assert len(compare_runs(st.uri, "hsframe").rows) == 3
+    for spelling in ("train.lr", "cfg.train.lr"):
+        result = compare_runs(st.uri, "hsframe", group_by=[spelling])
+        assert result.group_by == ["train.lr"] and result.by == ["train.lr"]
+        assert [(r.key, r.n, r.seeds) for r in result.rows] == [({"train.lr": "0.001"}, 2, ["0", "0"]),
+                                                                 ({"train.lr": "0.1"}, 1, ["0"])]
+        assert result.rows[0].stats["test_oa"].mean == pytest.approx(0.7)
+        assert result.differing == ["train.epochs"] and [r.differs for r in result.rows] == [
+            {"train.epochs": "{1|2}"}, {"train.epochs": "2"}]
+        assert not result.duplicates  # seed 0 of two configs: pooled, not a duplicate
+    assert [r.key for r in compare_runs(st.uri, "hsframe", group_by=["lr"]).rows] == [{"lr": "0.001"}, {"lr": "0.1"}]
+    r = invoke(st.uri, "--by", "train.lr", "--markdown")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0] == "| train.lr | config | n | seeds | test_oa |"
+    assert r.stdout.splitlines()[2] == "| 0.001 | train.epochs={1\\|2} | 2 | 0,0 | **0.7000 ± 0.1414** |"
+
+    for key, hint in (("nonsense", None), ("train.lrr", "Did you mean 'train.lr'?"), ("cfg.train.epoch", "Did you mean 'train.epochs'?")):
+        r = invoke(st.uri, "--by", key)
+        assert r.exit_code == 2, r.output
+        assert f"unknown --by key '{key}'" in r.output and r.output.count("Error:") == 1 and "Traceback" not in r.output
+        assert ("Did you mean '" in r.output or "Valid keys include" in r.output) if hint is None else hint in r.output
+
+
+def sweep_store(tmp_path: Path) -> tuple[Store, dict[str, str]]:
+    """A sweep over train.lr: three finished trials (the best is lr 0.01), one pruned; a re-run of the
+    best config with seed 1 outside the sweep; and a run of another model."""
+    from hsframe.recording.base import BEST_TRIAL_TAG, END_TAG, SWEEP_TAG, TRIAL_TAG
+
+    st = Store(tmp_path)
+    parent = st.parent({SWEEP_TAG: "parent"})
+    ids = {"parent": parent}
+    for n, (lr, oa) in enumerate(((0.1, 0.5), (0.01, 0.9), (0.001, 0.7))):
+        ids[f"lr{lr}"] = st.run(oa, seed=0, parent=parent, tags={SWEEP_TAG: "trial", TRIAL_TAG: str(n)}, **{"train.lr": lr})
+    ids["pruned"] = st.run(0.2, seed=0, parent=parent, status="KILLED", **{"train.lr": 0.3},
+                           tags={SWEEP_TAG: "trial", TRIAL_TAG: "3", END_TAG: "pruned at epoch 2"})
+    st.client.set_tag(parent, BEST_TRIAL_TAG, ids["lr0.01"])
+    st.client.set_terminated(parent, "FINISHED")
+    ids["rerun"] = st.run(0.8, seed=1, **{"train.lr": 0.01})
+    ids["other"] = st.run(0.6, seed=0, model="nin")
+    return st, ids
+
+
+def test_a_sweep_parent_is_replaced_by_its_trials(tmp_path):
+    from hsframe.compare import compare_runs
+    from hsframe.recording.base import SWEEP_TAG
+
+    st, ids = sweep_store(tmp_path)
+    only = compare_runs(st.uri, "hsframe", f"tags.`{SWEEP_TAG}` = 'parent'")  # the parent brings its trials
+    assert only.sweeps == 1 and only.pruned == 1 and only.unfinished == 0
+    assert [(r.differs, r.n) for r in only.rows] == [({"train.lr": "0.01"}, 1), ({"train.lr": "0.001"}, 1),
+                                                    ({"train.lr": "0.1"}, 1)]
+    assert ids["parent"] not in {rid for r in only.rows for rid in r.run_ids}
+    everything = compare_runs(st.uri, "hsframe")  # trials matched directly and through their parent: counted once
+    assert sorted(rid for r in everything.rows for rid in r.run_ids) == sorted(
+        ids[k] for k in ("lr0.1", "lr0.01", "lr0.001", "rerun", "other"))
+    [best] = [r for r in everything.rows if ids["lr0.01"] in r.run_ids]
+    assert sorted(best.run_ids) == sorted([ids["lr0.01"], ids["rerun"]]) and best.seeds == ["0", "1"]
+    r = CliRunner().invoke(compare, ["--tracking-uri", st.uri], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "1 pruned trial(s) not shown" in r.output and "1 sweep parent run(s) shown through their trials" in r.output
+    assert "not FINISHED" not in r.output  # the pruned trial is counted apart, not as an unfinished run
+
+
+def test_best_shows_the_best_trials_group_per_sweep(tmp_path):
+    from hsframe.compare import compare_runs
+
+    st, ids = sweep_store(tmp_path)
+    result = compare_runs(st.uri, "hsframe", best=True)
+    shown = sorted(sorted(r.run_ids) for r in result.rows)
+    assert shown == sorted([sorted([ids["lr0.01"], ids["rerun"]]), [ids["other"]]])  # runs outside sweeps stay
+    assert result.rows[0].stats["test_oa"].mean == pytest.approx(0.85)
+    assert any("best trial 1" in note and "2 other trial run(s) hidden by --best" in note for note in result.notes())
+    r = invoke(st.uri, "--best", "--markdown")
+    assert r.exit_code == 0, r.output
+    assert len(r.stdout.splitlines()) == 2 + 2 and "0,1" in r.stdout.splitlines()[2]
+    # A sweep without a best trial yet: its trials are all shown, and the note says why.
+    st.client.delete_tag(ids["parent"], "hsframe.sweep.best_run_id")
+    result = compare_runs(st.uri, "hsframe", best=True)
+    assert len(result.rows) == 4 and any("has no best trial yet" in n for n in result.notes())
+    # No sweep among the matching runs: --best has nothing to pick from.
+    r = invoke(st.uri, "--best", "--filter", "params.model = 'nin'")
+    assert r.exit_code == 2 and "no matching run belongs to a sweep" in r.output and "drop --best" in r.output

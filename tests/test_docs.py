@@ -45,7 +45,7 @@ def test_generator_covers_every_hook_with_its_signature_and_docstring():
 
     names = [name for name, _ in _hookspecs()]
     assert names == ["register_models", "register_datasets", "register_splits", "register_formats", "register_metrics",
-                     "run_started", "run_finished"]
+                     "run_started", "epoch_finished", "run_finished"]
     for name in names:
         func = getattr(hookspecs, name)
         assert f"### `{name}`" in text

@@ -15,6 +15,8 @@ from hsframe.cli.plugin import plugin
 from hsframe.cli.plugins import plugins_cmd
 from hsframe.cli.predict import predict
 from hsframe.cli.run import run
+from hsframe.cli.runs import runs
+from hsframe.cli.sweep import sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +25,7 @@ def cli() -> None:
     """hsframe: train, evaluate and compare hyperspectral and volumetric models, tracked in MLflow."""
 
 
-for command in (run, predict, plugins_cmd, plugin, compare, ui, datasets, equivalence, inspect):
+for command in (run, sweep, runs, predict, plugins_cmd, plugin, compare, ui, datasets, equivalence, inspect):
     cli.add_command(command)
 
 

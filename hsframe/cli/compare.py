@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hsframe.cli.common import err_console, fail
@@ -18,26 +19,34 @@ from hsframe.errors import HsframeError
 @click.option("--filter", "filter_string", default="", metavar="EXPR",
               help="MLflow search filter, e.g. \"params.dataset = 'synthetic-pines' and metrics.test_oa > 0.9\".")
 @click.option("--metric", "-m", default="test_oa", show_default=True, help="Metric to sort by (best first) and plot.")
-@click.option("--by", "extra_keys", multiple=True, metavar="PARAM",
-              help="Also group by this run param, e.g. --by patch_size. Repeatable. Always grouped by model, dataset, split.")
+@click.option("--by", "by_keys", multiple=True, metavar="KEY",
+              help="Group by these keys instead of by config: a run param (model, dataset, split, lr, patch_size) or a "
+                   "config key (train.lr or cfg.train.lr). Repeatable. Pools runs of different configs.")
+@click.option("--best", is_flag=True, help="Of each sweep, show only the group of its best trial (every run of that config).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a bar chart (mean ± std) to this PNG/PDF/SVG file.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV to this file.")
 @click.option("--markdown", is_flag=True, help="Print a GitHub markdown table (for papers and READMEs) instead of the rich table.")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
-def compare(experiment, filter_string, metric, extra_keys, plot_path, csv_path, markdown, tracking_uri) -> None:
-    """Compare recorded runs: one row per model x dataset x split, mean ± std over seeds.
+def compare(experiment, filter_string, metric, by_keys, best, plot_path, csv_path, markdown, tracking_uri) -> None:
+    """Compare recorded runs: one row per config, mean ± std over its seeds.
 
-    Only FINISHED runs count. The parent run of `hsframe run --seeds` stands for its child runs
-    (one per seed), so nothing is counted twice. std is the sample std (ddof=1); '-' for one run.
+    A group is every run whose resolved config (its cfg.* params) is identical except for the seed,
+    run name, experiment and device. The `config` column shows the config keys that differ between
+    groups; keys equal in every group are not shown. A seed run twice in one config counts once (its
+    latest run; the note names the others). --by KEY regroups by the given keys instead.
+
+    Only FINISHED runs count; pruned sweep trials are counted apart. The parent run of
+    `hsframe run --seeds` stands for its child runs (one per seed), a sweep's parent for its trials,
+    so nothing is counted twice. std is the sample std (ddof=1); '-' for one run.
     """
-    from hsframe.compare import GROUP_BY, compare_runs, plot, to_markdown, write_csv
+    from hsframe.compare import compare_runs, format_differs, plot, to_markdown, write_csv
     from hsframe.tracking import load_settings
 
     try:
         settings = load_settings(uri=tracking_uri)
         experiment = experiment or settings.experiment
-        group_by = list(GROUP_BY) + [k for k in extra_keys if k not in GROUP_BY]
-        result = compare_runs(settings.tracking_uri, experiment, filter_string, metric, group_by)
+        result = compare_runs(settings.tracking_uri, experiment, filter_string, metric,
+                              list(by_keys) if by_keys else None, best=best)
         written = []
         if csv_path:
             written.append(("CSV", write_csv(result, csv_path)))
@@ -49,33 +58,33 @@ def compare(experiment, filter_string, metric, extra_keys, plot_path, csv_path, 
         fail(f"cannot write {exc.filename}: {exc.strerror}; choose another path")
     if markdown:
         click.echo(to_markdown(result), nl=False)
-        for what, path in written:  # stderr: stdout stays a clean markdown table to paste or redirect
+        # stderr: stdout stays a clean markdown table to paste or redirect
+        for note in result.notes():
+            err_console.print(note, highlight=False, markup=False)
+        for what, path in written:
             err_console.print(f"{what} written to {path}", highlight=False)
         return
     console = Console()
     n_runs = sum(r.n for r in result.rows)
-    title = (f"{result.experiment}: {n_runs} finished run(s) in {len(result.rows)} group(s), "
+    how = f"by {', '.join(result.by)}" if result.by else "one per config"
+    title = (f"{result.experiment}: {n_runs} finished run(s) in {len(result.rows)} group(s) ({how}), "
              f"mean ± sample std over seeds, best {result.metric} first")
     table = Table(title=title)
     for key in result.group_by:
         table.add_column(key, overflow="fold", min_width=7)  # narrow terminals: fold text, keep it legible
-    table.add_column("runs", justify="right")
+    if result.differing:
+        table.add_column("config", overflow="fold", min_width=10)
+    table.add_column("n", justify="right")
     table.add_column("seeds", justify="right", overflow="fold")
     for m in result.metrics:
         table.add_column(m, justify="right", min_width=8)
     for row in result.rows:
-        table.add_row(*(row.key[k] for k in result.group_by), str(row.n), ",".join(row.seeds),
-                      *(row.stats[m].format() for m in result.metrics))
+        config = [format_differs(row.differs)] if result.differing else []
+        table.add_row(*(escape(row.key[k]) for k in result.group_by), *map(escape, config), str(row.n), ",".join(row.seeds),
+                      *(row.stats[m].format() for m in result.metrics))  # values such as [0, 1] are text, not markup
     console.print(table)
-    notes = []
-    if result.filter_string:
-        notes.append(f"filter: {result.filter_string}")
-    if result.skipped_parents:
-        notes.append(f"{result.skipped_parents} parent run(s) of --seeds shown through their seeds")
-    if result.unfinished:
-        notes.append(f"{result.unfinished} matching run(s) left out: not FINISHED")
-    for note in notes:
-        console.print(note, highlight=False, markup=False)
+    for note in result.notes():
+        console.print(note, highlight=False, markup=False, soft_wrap=True)
     for what, path in written:
         console.print(f"{what} written to {path}", highlight=False, markup=False)
 

@@ -27,8 +27,14 @@ from hsframe.errors import HsframeError
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
-def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, tracking_uri, summary_json) -> None:
-    """Train a model, evaluate it on held-out samples (pixels, voxels, windows, volumes) and record the run in MLflow."""
+@click.option("--resume", metavar="RUN_ID", help="Continue a run that did not finish (killed, crashed) after its last saved "
+              "epoch, in the same MLflow run, with its logged config. See `hsframe runs`.")
+def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, tracking_uri, summary_json, resume) -> None:
+    """Train a model, evaluate it on held-out samples (pixels, voxels, windows, volumes) and record the run in MLflow.
+
+    Each epoch saves a checkpoint to ./checkpoints/RUN_ID/last.pt (train.checkpoint_dir), deleted when
+    the run finishes; `hsframe run --resume RUN_ID` continues from it.
+    """
     from hsframe.engine import api
 
     sets = list(sets)
@@ -39,7 +45,7 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
     try:
         plugins = plugins_reporting_problems()
         summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
-                          tracking_uri=tracking_uri, plugins=plugins, console=console)
+                          tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
     except HsframeError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

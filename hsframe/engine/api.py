@@ -49,6 +49,7 @@ def run(
     plugins: Plugins | None = None,
     quiet: bool = False,
     console: Console | None = None,
+    resume: str | None = None,
     **load_options: Any,
 ) -> RunSummary | SeedsSummary:
     """Train, evaluate and record one run (or one per seed under a parent run).
@@ -56,11 +57,17 @@ def run(
     ``config`` and ``load_options`` (``model``, ``preset``, ``sets``) as for :func:`load_config`.
     Records go to ``recorder`` when given (e.g. a ``MemoryRecorder``), else to the MLflow store
     of ``tracking_uri`` / ``mlflow.yml``. Returns the run id, config and test metrics.
+
+    ``resume``: the id of a run that did not finish; it continues, in the same record, after the
+    last epoch its checkpoint saved, with its logged config (``sets`` may change only
+    ``train.device`` and ``train.checkpoint_dir``).
     """
     from hsframe.engine.run import run_one
     from hsframe.engine.seeds import run_seeds
 
     plugins = _plugins(plugins)
+    if resume is not None:
+        return _resume(resume, config, seeds, tracking_uri, recorder, plugins, Reporter(console, quiet=quiet), load_options)
     cfg = load_config(config, plugins=plugins, **load_options)
     if recorder is None:
         from hsframe.recording import MLflowRecorder
@@ -71,3 +78,26 @@ def run(
     if seeds:
         return run_seeds(cfg, list(seeds), plugins, recorder, reporter)
     return run_one(cfg, plugins, recorder, reporter)
+
+
+def _resume(run_id: str, config: Any, seeds: Sequence[int] | None, tracking_uri: str | None, recorder: Any,
+            plugins: Plugins, reporter: Reporter, load_options: dict[str, Any]) -> RunSummary:
+    from hsframe.engine.resume import resume_config
+    from hsframe.engine.run import run_one
+    from hsframe.errors import HsframeError
+
+    given = [name for name, value in (("a config", config), ("seeds", seeds), *load_options.items())
+             if value not in (None, (), []) and name != "sets"]
+    if given:
+        raise HsframeError(f"--resume {run_id} continues that run with its logged config; drop {', '.join(given)} "
+                           f"(only --device, --tracking-uri and --set train.checkpoint_dir=... go with --resume)")
+    if recorder is None:
+        from hsframe.compare import require_store
+        from hsframe.recording import MLflowRecorder
+        from hsframe.tracking import load_settings
+
+        settings = load_settings(uri=tracking_uri)
+        require_store(settings.tracking_uri)
+        recorder = MLflowRecorder(settings)
+    cfg, resume = resume_config(run_id, recorder, plugins, load_options.get("sets") or ())
+    return run_one(cfg, plugins, recorder, reporter, resume=resume)

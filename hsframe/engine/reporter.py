@@ -26,6 +26,9 @@ class Reporter:
         self.console.print(f"leakage: {leakage['test_in_train_window']:.1%} of test {unit} lie inside a training patch "
                            f"window; features fitted on {fitted}", highlight=False, soft_wrap=True)
 
+    def resuming(self, run_id: str, epoch: int, epochs: int) -> None:
+        self.console.print(f"resuming run {run_id} after epoch {epoch}/{epochs}", highlight=False)
+
     def seed(self, seed: int) -> None:
         self.console.rule(f"seed {seed}")
 

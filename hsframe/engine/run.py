@@ -7,6 +7,7 @@ Everything that can be checked without training is checked before the recorder o
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, Callable
 
@@ -17,22 +18,32 @@ from hsframe.config import RunConfig, fingerprint, flatten
 from hsframe.engine.model_check import build_checked_model
 from hsframe.engine.prepare import Prepared, load_task, prepare
 from hsframe.engine.reporter import Reporter
+from hsframe.engine.resume import Resume
 from hsframe.engine.summary import RunSummary
 from hsframe.plugins import Plugins
-from hsframe.recording import FAILED, FINGERPRINT_TAG, FINISHED, KILLED, Recorder, RunStopped
+from hsframe.recording import FAILED, FINGERPRINT_TAG, FINISHED, HEARTBEAT_TAG, KILLED, Recorder, RunStopped
 from hsframe.registry import ModelSpec
 from hsframe.tasks import Task
 from hsframe.tracking import git_commit
 
 EpochHook = Callable[[int, dict[str, float]], None]
+# The epoch a resumed run continued after (its last resume's).
+RESUMED_TAG = "hsframe.resumed_after_epoch"
 
 
 def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Reporter, task: Task | None = None,
-            on_epoch: EpochHook | None = None) -> RunSummary:
+            on_epoch: EpochHook | None = None, tags: dict[str, str] | None = None, resume: Resume | None = None) -> RunSummary:
     """One recorded run. ``task``: already loaded and checked by the caller (repeated seeds).
+
+    After every epoch the training state is saved to ``<train.checkpoint_dir>/<run_id>/last.pt``
+    (deleted when the run ends FINISHED or by :class:`RunStopped`), then the run's ``HEARTBEAT_TAG``
+    is set and the ``epoch_finished`` plugin hook called. ``resume``: reopen that run and continue
+    from its checkpoint (:mod:`hsframe.engine.resume`); its inputs were logged when it started and
+    are not logged again.
 
     ``on_epoch(epoch, {"train_loss", "val_oa"})`` is called after each epoch is recorded; raising
     :class:`~hsframe.recording.RunStopped` there ends the run KILLED with that reason (a pruned trial).
+    ``tags``: added to the run's own (a sweep marks its trials).
     """
     started = time.perf_counter()
     spec = plugins.model(cfg.model)
@@ -48,7 +59,7 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
     model = build_checked_model(spec, task.input_spec, cfg.model_options)
 
     tags = {"hsframe_version": __version__, "device": str(device), "model": spec.name, "dataset": task.name,
-            FINGERPRINT_TAG: fingerprint(cfg)}
+            FINGERPRINT_TAG: fingerprint(cfg), **(tags or {})}
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
@@ -56,18 +67,28 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
         tags["leakage"] = "features (PCA, scaling) fitted on the whole image, test pixels included"
     split = prep.split.samples
     reporter.started(spec, task, device, split.counts(), prep.leakage)
-    with recorder.run(cfg.run_name or f"{spec.name}-{task.name}-s{cfg.seed}", tags) as run_id:
+    if resume is not None:
+        tags[RESUMED_TAG] = str(resume.state.epoch)
+        reporter.resuming(resume.run_id, resume.state.epoch, cfg.train.epochs)
+    name = cfg.run_name or f"{spec.name}-{task.name}-s{cfg.seed}"
+    with recorder.run(name, tags, resume_id=resume.run_id if resume else None) as run_id:
         status, metrics = FAILED, {}
         try:
-            _record_inputs(recorder, cfg, spec, task, prep)
+            recorder.set_tags(heartbeat())
+            if resume is None:
+                _record_inputs(recorder, cfg, spec, task, prep)
             plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
-            outcome = _train_and_evaluate(cfg, spec, task, prep, model, device, generator, plugins, recorder, reporter, on_epoch)
+            outcome = _train_and_evaluate(cfg, spec, task, prep, model, device, generator, plugins, recorder, reporter,
+                                          on_epoch, run_id, resume)
             status, metrics = FINISHED, outcome["metrics"]
-        except (KeyboardInterrupt, RunStopped):
+        except (KeyboardInterrupt, RunStopped) as exc:
             status = KILLED
+            if isinstance(exc, RunStopped):  # stopped on purpose (a pruned trial): nothing to resume
+                _drop_checkpoint(cfg, run_id)
             raise
         finally:
             plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
+    _drop_checkpoint(cfg, run_id)  # FINISHED: nothing left to resume (a crash or Ctrl-C keeps it)
     return RunSummary(
         run_id=run_id, model=spec.name, package=spec.package, version=spec.version, dataset=task.name,
         config=cfg.model_dump(), metrics=metrics, per_class=outcome["per_class"], counts=split.counts(),
@@ -93,26 +114,54 @@ def _record_inputs(recorder: Recorder, cfg: RunConfig, spec: ModelSpec, task: Ta
     recorder.log_dict(cfg.model_dump(), "config/resolved_config.yaml")
 
 
+def _drop_checkpoint(cfg: RunConfig, run_id: str) -> None:
+    if cfg.train.checkpoint_dir is not None:
+        from hsframe.checkpoint import checkpoint_path, remove_checkpoint
+
+        with contextlib.suppress(OSError):  # a leftover file must not fail a run that ended well
+            remove_checkpoint(checkpoint_path(cfg.train.checkpoint_dir, run_id))
+
+
+def heartbeat() -> dict[str, str]:
+    """The tag that says the run's process was alive now (whole seconds since the epoch, UTC)."""
+    return {HEARTBEAT_TAG: str(int(time.time()))}
+
+
 def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepared, model: Any, device: Any, generator: Any,
-                        plugins: Plugins, recorder: Recorder, reporter: Reporter, on_epoch: EpochHook | None = None) -> dict[str, Any]:
+                        plugins: Plugins, recorder: Recorder, reporter: Reporter, on_epoch: EpochHook | None,
+                        run_id: str, resume: Resume | None) -> dict[str, Any]:
     import torch
 
+    from hsframe.checkpoint import checkpoint_path, save_checkpoint
     from hsframe.training import train
 
     split = prep.split.samples
+    # Refitted on a resume too (deterministic for the seed): the samples are not in the checkpoint.
     samples = task.fit_samples(split.train, device, recorder)
-    if samples.metrics:
-        recorder.log_metrics(samples.metrics)
-    recorder.log_params({"model_parameters": sum(p.numel() for p in model.parameters())})
+    if resume is None:
+        if samples.metrics:
+            recorder.log_metrics(samples.metrics)
+        recorder.log_params({"model_parameters": sum(p.numel() for p in model.parameters())})
+    else:  # epochs the checkpoint has but the store missed (killed between saving and logging)
+        logged = max(resume.epochs_logged, default=0)
+        for epoch, record in enumerate(resume.state.history, 1):
+            if epoch > logged:
+                recorder.log_metrics(record, step=epoch)
     progress = reporter.progress(cfg.train.epochs, -(-len(split.train) // cfg.train.batch_size))
 
     def record_epoch(epoch: int, record: dict[str, float]) -> None:
         recorder.log_metrics(record, step=epoch)
+        recorder.set_tags(heartbeat())
+        plugins.manager.hook.epoch_finished(run_id=run_id, epoch=epoch, metrics=dict(record))
         if on_epoch is not None:
             on_epoch(epoch, record)
 
+    def save(state: Any) -> None:
+        save_checkpoint(checkpoint_path(cfg.train.checkpoint_dir, run_id), state, run_id)
+
     result = train(model, samples.source, task.targets, split.train, split.val, cfg.train, device, generator, progress,
-                   record_epoch, eval_batch_size=cfg.eval.batch_size)
+                   record_epoch, eval_batch_size=cfg.eval.batch_size, start=resume.state if resume else None,
+                   on_checkpoint=save if cfg.train.checkpoint_dir is not None else None)
     recorder.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
 
     t0 = time.perf_counter()

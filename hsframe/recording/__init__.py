@@ -12,10 +12,11 @@ from hsframe.recording.base import (
     TRIAL_TAG,
     Recorder,
     RunStopped,
+    StoredRun,
 )
 from hsframe.recording.memory import MemoryRecorder, RecordedRun
 from hsframe.recording.mlflow_recorder import MLflowRecorder
 
-__all__ = ["Recorder", "MLflowRecorder", "MemoryRecorder", "RecordedRun", "RunStopped",
+__all__ = ["Recorder", "MLflowRecorder", "MemoryRecorder", "RecordedRun", "RunStopped", "StoredRun",
            "FINISHED", "FAILED", "KILLED", "PARENT_TAG", "FINGERPRINT_TAG", "END_TAG",
            "HEARTBEAT_TAG", "SWEEP_TAG", "TRIAL_TAG", "BEST_TRIAL_TAG"]

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from hsframe.errors import HsframeError
 
 # How a run ended: the statuses MLflow uses.
 FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
@@ -30,6 +33,19 @@ BEST_TRIAL_TAG = "hsframe.sweep.best_run_id"
 END_TAG = "hsframe.end"
 
 
+@dataclass
+class StoredRun:
+    """A recorded run as a resume reads it back: ``config`` is its ``config/resolved_config.yaml``
+    (None when it was never logged), ``epochs_logged`` the steps of its ``val_oa`` history."""
+
+    run_id: str
+    name: str
+    status: str
+    tags: dict[str, str]
+    config: dict[str, Any] | None
+    epochs_logged: list[int]
+
+
 class RunStopped(Exception):
     """Raised inside a run to end it KILLED, not FAILED, with ``str(exc)`` as the reason (a pruned sweep trial)."""
 
@@ -44,9 +60,29 @@ class Recorder(ABC):
     """
 
     @abstractmethod
-    def run(self, name: str, tags: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    def run(self, name: str, tags: dict[str, str], resume_id: str | None = None) -> contextlib.AbstractContextManager[str]:
         """A context yielding the run id; the run ends FINISHED, FAILED (traceback recorded) or KILLED
-        (Ctrl-C, or :class:`RunStopped` with its reason as the ``END_TAG`` tag)."""
+        (Ctrl-C, or :class:`RunStopped` with its reason as the ``END_TAG`` tag).
+
+        ``resume_id``: reopen that recorded run (``hsframe run --resume``) instead of starting one;
+        ``tags`` are set on it, what it logged stays."""
+
+    def stored_run(self, run_id: str) -> StoredRun | None:
+        """What a resumed run needs from the store: its status, tags, logged config and epochs; None
+        when the store has no such run."""
+        raise HsframeError(f"{type(self).__name__} cannot resume runs; resume with the MLflow recorder (`hsframe run --resume`)")
+
+    #: Whether other processes can record into the same store (the worker processes of a sweep).
+    shared: bool = False
+
+    def children_of(self, parent_id: str) -> "Recorder":
+        """A recorder on the same store whose outermost runs are children of ``parent_id``, a run
+        that another command holds open (joining a sweep)."""
+        raise HsframeError(f"{type(self).__name__} cannot record under another command's run; use the MLflow recorder")
+
+    @abstractmethod
+    def run_status(self, run_id: str) -> str | None:
+        """The status of a recorded run (RUNNING, FINISHED, FAILED, KILLED), None when the store has no such run."""
 
     @abstractmethod
     def check(self) -> None:

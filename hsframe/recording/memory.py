@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from hsframe.recording.base import END_TAG, FAILED, FINISHED, KILLED, Recorder, RunStopped
+from hsframe.errors import HsframeError
+from hsframe.recording.base import END_TAG, FAILED, FINISHED, KILLED, Recorder, RunStopped, StoredRun
 
 
 @dataclass
@@ -46,10 +48,30 @@ class MemoryRecorder(Recorder):
     def check(self) -> None:
         pass
 
+    def run_status(self, run_id: str) -> str | None:
+        run = self.runs.get(run_id)
+        return None if run is None else run.status
+
+    def stored_run(self, run_id: str) -> StoredRun | None:
+        run = self.runs.get(run_id)
+        if run is None:
+            return None
+        config = run.artifacts.get("config/resolved_config.yaml")
+        return StoredRun(run.run_id, run.name, run.status, dict(run.tags), copy.deepcopy(config),
+                         [step for step, _ in run.metrics.get("val_oa", []) if step is not None])
+
     @contextlib.contextmanager
-    def run(self, name: str, tags: dict[str, str]) -> Iterator[str]:
-        run = RecordedRun(f"run{next(self._ids)}", name, dict(tags), self._open[-1].run_id if self._open else self.parent_id)
-        self.runs[run.run_id] = run
+    def run(self, name: str, tags: dict[str, str], resume_id: str | None = None) -> Iterator[str]:
+        if resume_id is not None:
+            if resume_id not in self.runs:
+                raise HsframeError(f"no run '{resume_id}' in this MemoryRecorder; known runs: {', '.join(self.runs) or '(none)'}")
+            run = self.runs[resume_id]
+            run.status = "RUNNING"
+            run.tags.pop(END_TAG, None)  # from the attempt that ended
+            run.tags.update(tags)
+        else:
+            run = RecordedRun(f"run{next(self._ids)}", name, dict(tags), self._open[-1].run_id if self._open else self.parent_id)
+            self.runs[run.run_id] = run
         self._open.append(run)
         try:
             yield run.run_id
@@ -75,7 +97,12 @@ class MemoryRecorder(Recorder):
         return self._open[-1]
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self.current.params.update({k: str(v) for k, v in params.items()})  # as MLflow stores them
+        new = {k: str(v) for k, v in params.items()}  # as MLflow stores them
+        run = self.current
+        changed = sorted(k for k, v in new.items() if k in run.params and run.params[k] != v)
+        if changed:  # as MLflow refuses it: a param, once logged, is fixed
+            raise HsframeError(f"run {run.run_id}: param(s) {changed} already logged with other values")
+        run.params.update(new)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         for key, value in metrics.items():
