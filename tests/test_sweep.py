@@ -245,3 +245,21 @@ def test_a_second_command_joins_a_study_whose_parent_run_another_command_holds(t
     assert sorted(t.data.tags[TRIAL_TAG] for t in trials) == ["0", "1"]
     assert {t.data.tags["mlflow.parentRunId"] for t in trials} == {first.parent_run_id}
     assert client.get_run(first.parent_run_id).info.status == "RUNNING"  # the joiner leaves the parent to its holder
+
+
+def test_the_median_pruner_never_stops_a_trial_at_its_first_epoch():
+    import optuna
+
+    from hsframe.study.sweep import _pruner
+
+    study = optuna.create_study(direction="maximize", pruner=_pruner("median"))
+    for value in (0.9, 0.8):  # two finished trials: past the pruner's start-up
+        trial = study.ask()
+        trial.report(value, 1)
+        trial.report(value, 2)
+        study.tell(trial, value)
+    hopeless = study.ask()
+    hopeless.report(0.0, 1)
+    assert not hopeless.should_prune()  # epoch 1: warm-up
+    hopeless.report(0.0, 2)
+    assert hopeless.should_prune()      # epoch 2, below the median of the others at epoch 2

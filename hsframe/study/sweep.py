@@ -153,8 +153,9 @@ def _sampler(name: str, seed: int | None) -> Any:
 def _pruner(name: str) -> Any:
     import optuna
 
-    # One epoch of warm-up: the first epoch of a network says little about where it ends up.
-    return optuna.pruners.NopPruner() if name == "none" else optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    # Never at epoch 1: the first epoch of a network says little about where it ends up. Steps are
+    # 1-based epochs and the pruner skips steps below n_warmup_steps, hence 2.
+    return optuna.pruners.NopPruner() if name == "none" else optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
 
 
 def open_study(request: SweepRequest, study_name: str, storage_url: str, seed: int | None) -> Any:
