@@ -140,6 +140,8 @@ def test_the_same_sweep_again_continues_the_study_under_the_same_parent(tmp_path
     second = sweep({"train.lr": {"log_float": [1e-3, 3e-2]}}, trials=2, **kwargs)
     assert second.study == first.study and second.parent_run_id == first.parent_run_id
     assert [t.number for t in second.trials] == [0, 1] and len(_trial_runs(rec)) == 2
+    # The continued study draws new values, not the seeded sequence again from its start.
+    assert second.trials[1].params["train.lr"] != second.trials[0].params["train.lr"]
     again = sweep({"train.lr": {"log_float": [1e-3, 3e-2]}}, trials=2, **kwargs)  # nothing left to run
     assert len(_trial_runs(rec)) == 2 and len(again.trials) == 2
     assert rec.runs[first.parent_run_id].status == FINISHED

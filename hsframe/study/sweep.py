@@ -158,16 +158,29 @@ def _pruner(name: str) -> Any:
     return optuna.pruners.NopPruner() if name == "none" else optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
 
 
-def open_study(request: SweepRequest, study_name: str, storage_url: str, seed: int | None) -> Any:
+def sampler_seed(seed: int | None, trials_so_far: int, worker: int) -> int | None:
+    """The seed itself for worker 0 of a new study (a one-worker sweep is reproducible); else one drawn
+    from (seed, trials so far, worker), so that a continued study or a second worker does not replay
+    the values the study already tried."""
+    if seed is None or (trials_so_far == 0 and worker == 0):
+        return seed
+    return int(hashlib.sha256(f"{seed}/{trials_so_far}/{worker}".encode()).hexdigest()[:8], 16)
+
+
+def open_study(request: SweepRequest, study_name: str, storage_url: str, seed: int | None, worker: int = 0) -> Any:
     import optuna
 
     storage = open_storage(storage_url)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # hsframe prints one line per trial itself
     try:
-        return optuna.create_study(study_name=study_name, storage=storage, direction=OBJECTIVES[request.metric],
-                                   sampler=_sampler(request.sampler, seed), pruner=_pruner(request.pruner), load_if_exists=True)
+        study = optuna.create_study(study_name=study_name, storage=storage, direction=OBJECTIVES[request.metric],
+                                    sampler=_sampler(request.sampler, seed), pruner=_pruner(request.pruner), load_if_exists=True)
     except ValueError as exc:  # e.g. the study exists with another direction
         raise HsframeError(f"study '{study_name}' in {redact(storage_url)}: {exc}; choose another --study") from None
+    reseeded = sampler_seed(seed, len(study.get_trials(deepcopy=False)), worker)
+    if reseeded != seed:
+        study.sampler = _sampler(request.sampler, reseeded)
+    return study
 
 
 def _done(study: Any) -> int:
@@ -270,7 +283,7 @@ def _worker_main(job: _WorkerJob) -> None:
     plugins = get_plugins()
     recorder = MLflowRecorder(load_settings(uri=job.tracking_uri), job.experiment, parent_id=job.parent_run_id)
     reporter = Reporter(Console(quiet=True))
-    study = open_study(job.request, job.study_name, job.storage_url, job.seed)
+    study = open_study(job.request, job.study_name, job.storage_url, job.seed, job.worker)
     try:
         _optimize(study, Objective(job.request, plugins, recorder, reporter, job.worker), job.n_trials,
                   Reporter(Console()), job.worker)
@@ -338,7 +351,7 @@ def _run_workers(request: SweepRequest, study: Any, name: str, storage_url: str,
     context = multiprocessing.get_context("spawn")  # no forked torch / MLflow state in the children
     children = [context.Process(target=_worker_main, name=f"hsframe-sweep-worker-{i}",
                                 args=(_WorkerJob(request, name, storage_url, tracking_uri, experiment, parent_id, share,
-                                                 None if seed is None else seed + i, i),))
+                                                 seed, i),))
                 for i, share in enumerate(shares[1:], 1)]
     for child in children:
         child.start()
