@@ -265,3 +265,26 @@ def test_the_median_pruner_never_stops_a_trial_at_its_first_epoch():
     assert not hopeless.should_prune()  # epoch 1: warm-up
     hopeless.report(0.0, 2)
     assert hopeless.should_prune()      # epoch 2, below the median of the others at epoch 2
+
+
+def test_a_trial_left_running_by_a_killed_worker_is_failed_and_run_again(tmp_path, monkeypatch):
+    """kill -9 leaves an Optuna trial RUNNING; once its heartbeat is older than the grace period it is
+    failed, and the study does not count it as running."""
+    import optuna
+
+    from hsframe.study import storage as storage_module
+    from hsframe.study.sweep import SweepRequest, open_study
+
+    monkeypatch.setattr(storage_module, "GRACE_SECONDS", 1)
+    rec = MemoryRecorder()
+    space = {"train.lr": {"log_float": [1e-3, 3e-2]}}
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    kwargs = dict(sets=TINY + ("train.epochs=1",), storage=url, recorder=rec, quiet=True, study="killed")
+    request = SweepRequest(parse_space(space), 1, sets=kwargs["sets"])
+    study = open_study(request, "killed", url, 0)
+    zombie = study.ask()  # the worker's trial, as it was when the worker died
+    study._storage.record_heartbeat(zombie._trial_id)
+    time.sleep(2.5)
+    done = sweep(space, trials=1, **kwargs)
+    assert [t.state for t in done.trials] == ["FAIL", "COMPLETE"]
+    assert optuna.load_study(study_name="killed", storage=storage_module.open_storage(url)).trials[0].state.name == "FAIL"

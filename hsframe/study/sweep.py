@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,6 +314,12 @@ def run_sweep(request: SweepRequest, plugins: Plugins, recorder: Recorder, repor
     name = request.study or default_study_name(request, base)
     study = open_study(request, name, storage_url, base.seed)
 
+    import optuna
+    from optuna.storages import fail_stale_trials
+
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.9; nothing the user can act on
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        fail_stale_trials(study)  # trials of a worker killed outright (no heartbeat for GRACE_SECONDS) are not running
     parent_id = study.user_attrs.get(PARENT_ATTR)
     status = recorder.run_status(parent_id) if parent_id else None
     remaining = max(0, request.trials - _done(study) - _running(study))
