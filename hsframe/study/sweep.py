@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from hsframe.config import RunConfig, build_config, fingerprint, parse_set
+from hsframe.config import RunConfig, build_config, canonical_key, fingerprint, parse_set
 from hsframe.engine.reporter import Reporter
 from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
@@ -109,8 +109,8 @@ def check_request(request: SweepRequest, plugins: Plugins) -> RunConfig:
     if request.pruner not in PRUNERS:
         raise HsframeError(f"--pruner {request.pruner}: choose one of {', '.join(PRUNERS)}")
     base = request.trial_config(plugins, {})
-    fixed = {k for k in parse_set(list(request.sets))}
-    both = sorted(set(request.space.keys) & {_canonical(k) for k in fixed})
+    fixed = parse_set(list(request.sets))
+    both = sorted(set(request.space.keys) & {canonical_key(k) for k in fixed})
     if both:
         raise HsframeError(f"{', '.join(both)} is both fixed with --set and searched in the space; drop one of them")
     # Each bound and each choice on its own must make a valid config (types, ranges): caught now, not at trial 5.
@@ -121,12 +121,6 @@ def check_request(request: SweepRequest, plugins: Plugins) -> RunConfig:
             except HsframeError as exc:
                 raise HsframeError(f"search space key '{dim.key}': the value {value!r} is not valid: {exc}") from None
     return base
-
-
-def _canonical(key: str) -> str:
-    from hsframe.config import canonical_key
-
-    return canonical_key(key)
 
 
 def default_study_name(request: SweepRequest, base: RunConfig) -> str:
