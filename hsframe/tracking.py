@@ -129,8 +129,10 @@ def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: st
         run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags, nested=nested)
     try:
         yield run
-    except KeyboardInterrupt:
-        _end(mlflow, "KILLED", {END_TAG: "interrupted (Ctrl-C)"})
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (hsframe.signals)
+        from hsframe.signals import interruption
+
+        _end(mlflow, "KILLED", {END_TAG: f"interrupted ({interruption(exc)})"})
         raise
     except RunStopped as exc:
         _end(mlflow, "KILLED", {END_TAG: str(exc)})

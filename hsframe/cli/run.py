@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hsframe.cli.common import err_console, fail, plugins_reporting_problems
 from hsframe.errors import HsframeError
+from hsframe.signals import interruption, signals_as_interrupts
 
 
 @click.command()
@@ -44,13 +45,15 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
     console = Console()
     try:
         plugins = plugins_reporting_problems()
-        summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
-                          tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
+        with signals_as_interrupts():  # SIGTERM / SIGHUP (a scheduler, a closed terminal) end the run as Ctrl-C does
+            summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
+                              tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
     except HsframeError as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        err_console.print("Interrupted: the MLflow run was marked KILLED.")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        err_console.print(f"Interrupted ({interruption(exc)}): the MLflow run was marked KILLED; "
+                          "`hsframe run --resume RUN_ID` continues it from its last epoch.")
+        sys.exit(getattr(exc, "exit_code", 130))
     except Exception:
         err_console.print(traceback.format_exc(), highlight=False, markup=False)
         err_console.print("[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact error/traceback.txt.")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hsframe.cli.common import err_console, fail, plugins_reporting_problems
 from hsframe.errors import HsframeError
+from hsframe.signals import interruption, signals_as_interrupts
 
 
 @click.command()
@@ -54,15 +55,16 @@ def sweep(model, space_file, trials, dataset, preset, config_file, sets, metric,
         for option, path in (("--summary-json", summary_json), ("--best-config", best_config)):
             if path and not Path(path).resolve().parent.is_dir():  # checked now, not after hours of trials
                 raise HsframeError(f"{option} {path}: folder {Path(path).parent} does not exist; create it first")
-        summary = sweep_api(space_file, trials=trials, model=model, preset=preset, config=config_file, sets=sets, metric=metric,
-                            study=study_name, storage=storage, workers=workers, sampler=sampler, pruner=pruner,
-                            tracking_uri=tracking_uri, plugins=plugins_reporting_problems(), console=console)
+        with signals_as_interrupts():  # SIGTERM / SIGHUP stop the sweep as Ctrl-C does
+            summary = sweep_api(space_file, trials=trials, model=model, preset=preset, config=config_file, sets=sets,
+                                metric=metric, study=study_name, storage=storage, workers=workers, sampler=sampler,
+                                pruner=pruner, tracking_uri=tracking_uri, plugins=plugins_reporting_problems(), console=console)
     except HsframeError as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        err_console.print("Interrupted: the running trials were marked KILLED (their Optuna trials FAIL). "
-                          "Run the same command again to continue the study.")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        err_console.print(f"Interrupted ({interruption(exc)}): the running trials were marked KILLED (their Optuna trials "
+                          "FAIL). Run the same command again to continue the study.")
+        sys.exit(getattr(exc, "exit_code", 130))
     except Exception:
         err_console.print(traceback.format_exc(), highlight=False, markup=False)
         err_console.print("[bold red]The sweep crashed[/]; run the same command again to continue the study.")

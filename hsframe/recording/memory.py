@@ -75,8 +75,10 @@ class MemoryRecorder(Recorder):
         self._open.append(run)
         try:
             yield run.run_id
-        except KeyboardInterrupt:
-            run.status = KILLED
+        except KeyboardInterrupt as exc:
+            from hsframe.signals import interruption
+
+            run.status, run.tags[END_TAG] = KILLED, f"interrupted ({interruption(exc)})"
             raise
         except RunStopped as exc:
             run.status, run.tags[END_TAG] = KILLED, str(exc)

@@ -273,6 +273,7 @@ def _worker_main(job: _WorkerJob) -> None:
 
     from hsframe.plugins import get_plugins
     from hsframe.recording import MLflowRecorder
+    from hsframe.signals import signals_as_interrupts
     from hsframe.tracking import load_settings
 
     plugins = get_plugins()
@@ -280,8 +281,9 @@ def _worker_main(job: _WorkerJob) -> None:
     reporter = Reporter(Console(quiet=True))
     study = open_study(job.request, job.study_name, job.storage_url, job.seed, job.worker)
     try:
-        _optimize(study, Objective(job.request, plugins, recorder, reporter, job.worker), job.n_trials,
-                  Reporter(Console()), job.worker)
+        with signals_as_interrupts():
+            _optimize(study, Objective(job.request, plugins, recorder, reporter, job.worker), job.n_trials,
+                      Reporter(Console()), job.worker)
     except KeyboardInterrupt:
         pass  # the trial was marked FAIL by Optuna and its run KILLED; the parent process reports
 
