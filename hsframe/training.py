@@ -6,6 +6,7 @@ epoch, so that a run killed after epoch k continues at epoch k + 1 as if it had 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,8 +19,13 @@ from hsframe.checkpoint import TrainState, capture_rng, restore_rng
 from hsframe.config import TrainConfig
 from hsframe.data.patches import SampleSource
 from hsframe.device import autocast
+from hsframe.errors import HsframeError
 from hsframe.inference import infer_samples
 from hsframe.progress import TrainingProgress
+
+
+class DivergedError(HsframeError):
+    """The loss became NaN or Inf: training cannot go on, and its figures would mean nothing."""
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -96,6 +102,10 @@ def train(
                         loss = loss_fn(model(xs).float(), ys) * (len(ys) / len(y))
                     loss.backward()
                     batch_loss += loss.item()
+                if not math.isfinite(batch_loss):  # before the step: the weights stay those of the last good batch
+                    raise DivergedError(
+                        f"the training loss is {batch_loss} at epoch {epoch}, batch {b}: the run stops FAILED. Lower "
+                        f"train.lr (now {cfg.lr:g}), look for NaN or Inf in the input (data.nan_fill), or set train.amp=false")
                 optimizer.step()
                 total += batch_loss * len(y)
                 seen += len(y)

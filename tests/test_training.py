@@ -52,3 +52,22 @@ def test_bf16_autocast_only_on_cuda():
     assert isinstance(autocast(torch.device("cuda"), False), contextlib.nullcontext)
     ctx = autocast(torch.device("cuda"), True)
     assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
+
+
+def test_a_non_finite_loss_stops_training_at_once_naming_epoch_and_batch():
+    """A NaN in the input (here: in the features of the samples of one batch) must not train on and finish."""
+    from hsframe.training import DivergedError
+
+    torch.manual_seed(0)
+    feats = torch.randn(4, 12, 12)
+    feats[:, 6, 6] = float("nan")  # one pixel, inside the patches of its neighbours
+    source, targets = PatchSource(feats, 3), (np.arange(144) % 3).astype(np.int64)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 3))
+    before = [p.detach().clone() for p in model.parameters()]
+    cfg = TrainConfig(epochs=3, batch_size=144, lr=0.1, amp=False)  # one batch: epoch 1, batch 1 holds the NaN
+    with pytest.raises(DivergedError) as info:
+        train(model, source, targets, np.arange(0, 144), np.arange(0, 144), cfg, torch.device("cpu"),
+              torch.Generator().manual_seed(0), TrainingProgress(Console(quiet=True), 3, 1))
+    assert "the training loss is nan at epoch 1, batch 1" in str(info.value) and "train.lr" in str(info.value)
+    assert isinstance(info.value, HsframeError)  # one line and exit 2 from the CLI; the run ends FAILED
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no step was taken on it
