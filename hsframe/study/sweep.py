@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.console import Console
 
 from hsframe.config import RunConfig, build_config, canonical_key, fingerprint, parse_set
 from hsframe.engine.reporter import Reporter
@@ -34,6 +37,8 @@ OBJECTIVES = {"val_oa": "maximize", "train_loss": "minimize"}
 PARENT_ATTR = "mlflow_parent_run_id"
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "none")
+# After an interruption, how long a worker process may take to end on its own before it is sent SIGTERM.
+STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -269,8 +274,6 @@ class _WorkerJob:
 
 def _worker_main(job: _WorkerJob) -> None:
     """A local worker process: the same objective, its trials children of the parent run by id."""
-    from rich.console import Console
-
     from hsframe.plugins import get_plugins
     from hsframe.recording import MLflowRecorder
     from hsframe.signals import signals_as_interrupts
@@ -358,9 +361,17 @@ def _run_workers(request: SweepRequest, study: Any, name: str, storage_url: str,
                 for i, share in enumerate(shares[1:], 1)]
     for child in children:
         child.start()
-    quiet = Reporter(reporter.console.__class__(quiet=True))
+    quiet = Reporter(Console(quiet=True))
     try:
         _optimize(study, Objective(request, plugins, recorder, quiet, 0), shares[0], reporter, 0)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group, but `kill PID` (SIGTERM) only this process: pass it on to
+        # workers still training after a moment, so that they too end their trials KILLED instead of going on.
+        for child in children:
+            child.join(timeout=STOP_GRACE_SECONDS)
+            if child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+        raise
     finally:
         for child in children:
             child.join()
@@ -450,8 +461,6 @@ def sweep(
     Records go to ``recorder`` when given (a ``MemoryRecorder`` runs every trial in this process),
     else to the MLflow store of ``tracking_uri`` / ``mlflow.yml``.
     """
-    from rich.console import Console
-
     from hsframe import plugins as plugins_module
     from hsframe.study.space import load_space, parse_space
     from hsframe.tracking import load_settings
