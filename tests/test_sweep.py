@@ -288,3 +288,45 @@ def test_a_trial_left_running_by_a_killed_worker_is_failed_and_run_again(tmp_pat
     done = sweep(space, trials=1, **kwargs)
     assert [t.state for t in done.trials] == ["FAIL", "COMPLETE"]
     assert optuna.load_study(study_name="killed", storage=storage_module.open_storage(url)).trials[0].state.name == "FAIL"
+
+
+def test_sigterm_to_the_main_process_alone_stops_every_worker(tmp_path):
+    """`kill PID` reaches only the main process: it must stop its workers too, every trial ending KILLED."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "space.yaml").write_text("train.lr: {log_float: [1.0e-3, 3.0e-2]}\n")
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    sets = [a for s in TINY[1:] + ("train.epochs=200",) for a in ("--set", s)]  # far longer than the test waits
+    proc = subprocess.Popen([sys.executable, "-m", "hsframe", "sweep", "--model", "spectral_1x1", "--space", "space.yaml",
+                             "--trials", "2", "--workers", "2", "--tracking-uri", store, *sets],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # until both trials train
+        time.sleep(0.5)
+        try:  # the store may still be being created by the sweep
+            trials = [r for r in runs_of(store) if r.data.tags.get(SWEEP_TAG) == "trial"]
+        except Exception:
+            continue
+        if len(trials) == 2 and all("val_oa" in r.data.metrics for r in trials):
+            break
+    else:
+        proc.kill()
+        pytest.fail("the two trials did not start training within 120 s:\n" + proc.communicate()[0][-2000:])
+    os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-2000:]
+    left = time.time() + 20  # no worker left behind in the process group (helpers such as
+    while time.time() < left:  # multiprocessing's resource tracker end a moment after the main process)
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("processes of the sweep are still alive 20 s after it ended")
+    runs = runs_of(store)
+    assert sorted(r.info.status for r in runs if r.data.tags.get(SWEEP_TAG) == "trial") == [KILLED, KILLED]
+    assert [r.info.status for r in runs if r.data.tags.get(SWEEP_TAG) == "parent"] == [KILLED]
