@@ -31,4 +31,4 @@ temporal-comparison: install
 	$(BIN)/python experiments/temporal/run.py
 
 clean:
-	rm -rf $(VENV) mlflow.db mlartifacts
+	rm -rf $(VENV) mlflow.db mlflow.db.lock optuna.db mlartifacts checkpoints

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from hsframe.config import NOT_IN_FINGERPRINT, _suggest, canonical_key
+from hsframe.config import NOT_IN_FINGERPRINT, canonical_key, suggest_key
 from hsframe.errors import HsframeError
 from hsframe.recording.base import BEST_TRIAL_TAG, END_TAG, FINGERPRINT_TAG, PARENT_TAG, SWEEP_TAG, TRIAL_TAG
 
@@ -380,7 +380,7 @@ def resolve_by(keys: Iterable[str], runs: list[Any], experiment: str) -> list[tu
             bare = canonical_key(key[4:] if key.startswith("cfg.") else key)
             if f"cfg.{bare}" not in names:
                 valid = sorted({*GROUP_BY, *(p for p in names if not p.startswith("cfg.")), *cfg_keys})
-                hint = _suggest(bare, valid) or f" Valid keys include: {', '.join(valid[:12])}{', ...' if len(valid) > 12 else ''}."
+                hint = suggest_key(bare, valid) or f" Valid keys include: {', '.join(valid[:12])}{', ...' if len(valid) > 12 else ''}."
                 raise HsframeError(
                     f"unknown --by key '{key}': no FINISHED run in experiment '{experiment}' logged a param "
                     f"'{key}' or 'cfg.{bare}'.{hint} Give a run param (model, dataset, split, lr, ...) or a "

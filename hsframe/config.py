@@ -162,7 +162,8 @@ def _splits(splits: Mapping[str, "SplitMethod"] | None) -> Mapping[str, "SplitMe
     return plugins.get_plugins().splits
 
 
-def _suggest(key: str, keys: list[str]) -> str:
+def suggest_key(key: str, keys: list[str]) -> str:
+    """`` Did you mean 'train.lr'?`` for a mistyped key, or "" when nothing is close."""
     close = difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
     if not close:  # a bare key like "epochs" still finds "train.epochs"
         close = [k for k in keys if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1]][:1]
@@ -172,10 +173,14 @@ def _suggest(key: str, keys: list[str]) -> str:
 def check_key(key: str, source: str, splits: Mapping[str, "SplitMethod"] | None = None) -> str:
     """``key`` in today's spelling, or an HsframeError naming it, its ``source`` and the nearest valid key."""
     key = canonical_key(key)
-    keys = valid_keys(splits)
-    if key.split(".")[0] != "model_options" and key not in keys:
-        raise HsframeError(f"unknown config key '{key}' (from {source}).{_suggest(key, keys)}")
+    _require_known(key, source, valid_keys(splits))
     return key
+
+
+def _require_known(key: str, source: str, keys: list[str]) -> None:
+    """``key`` (canonical) is one of ``keys`` or under ``model_options`` (free-form), else one line with the nearest."""
+    if key.split(".")[0] != "model_options" and key not in keys:
+        raise HsframeError(f"unknown config key '{key}' (from {source}).{suggest_key(key, keys)}")
 
 
 def canonical_key(key: str) -> str:
@@ -201,8 +206,7 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any, source: str, keys: li
     """Set dotted ``key`` in ``tree``; ``keys``: the valid keys (:func:`valid_keys`)."""
     key = canonical_key(key)
     parts = key.split(".")
-    if parts[0] != "model_options" and key not in keys:
-        raise HsframeError(f"unknown config key '{key}' (from {source}).{_suggest(key, keys)}")
+    _require_known(key, source, keys)
     node = tree
     for part in parts[:-1]:
         node = node.setdefault(part, {})

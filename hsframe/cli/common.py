@@ -4,8 +4,10 @@ Kept apart from hsframe/cli/__init__.py, which imports the command modules, so t
 """
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import NoReturn
+import traceback
+from typing import Iterator, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +22,30 @@ def fail(message: str) -> NoReturn:
     that rich would otherwise read as markup."""
     err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(HsframeError.exit_code)
+
+
+@contextlib.contextmanager
+def training_boundary(interrupted: str, crashed: str) -> Iterator[None]:
+    """How `run` and `sweep` end on anything but success, the same way for both.
+
+    Inside, SIGTERM and SIGHUP raise as Ctrl-C does. A problem with the input is one line and exit 2;
+    an interruption names itself (``Interrupted (SIGTERM): <interrupted>``), exit 130 or 128 + the
+    signal; any other exception prints its traceback, then ``crashed``, exit 1.
+    """
+    from hsframe.signals import interruption, signals_as_interrupts
+
+    try:
+        with signals_as_interrupts():
+            yield
+    except HsframeError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt as exc:
+        err_console.print(f"Interrupted ({interruption(exc)}): {interrupted}", highlight=False)
+        sys.exit(getattr(exc, "exit_code", 130))
+    except Exception:
+        err_console.print(traceback.format_exc(), highlight=False, markup=False)
+        err_console.print(crashed)
+        sys.exit(1)
 
 
 def parse_input(text: str, example: str = "1,30,25,25") -> tuple[int, int, int, int]:

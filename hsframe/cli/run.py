@@ -1,17 +1,14 @@
 """`hsframe run`: one model trained, evaluated and recorded (or one run per seed), through the Python API's engine."""
 from __future__ import annotations
 
-import sys
-import traceback
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli.common import err_console, fail, plugins_reporting_problems
+from hsframe.cli.common import plugins_reporting_problems, training_boundary
 from hsframe.errors import HsframeError
-from hsframe.signals import interruption, signals_as_interrupts
 
 
 @click.command()
@@ -43,21 +40,12 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
         if given is not None and given != "":
             sets.append(f"{key}={given}")
     console = Console()
-    try:
+    with training_boundary("the MLflow run was marked KILLED; `hsframe run --resume RUN_ID` continues it from its last epoch.",
+                           "[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact "
+                           "error/traceback.txt."):
         plugins = plugins_reporting_problems()
-        with signals_as_interrupts():  # SIGTERM / SIGHUP (a scheduler, a closed terminal) end the run as Ctrl-C does
-            summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
-                              tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
-    except HsframeError as exc:
-        fail(str(exc))
-    except KeyboardInterrupt as exc:
-        err_console.print(f"Interrupted ({interruption(exc)}): the MLflow run was marked KILLED; "
-                          "`hsframe run --resume RUN_ID` continues it from its last epoch.")
-        sys.exit(getattr(exc, "exit_code", 130))
-    except Exception:
-        err_console.print(traceback.format_exc(), highlight=False, markup=False)
-        err_console.print("[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact error/traceback.txt.")
-        sys.exit(1)
+        summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
+                          tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
     headline = _headline(plugins)
     if seeds:
         _print_seeds(console, summary, headline)

@@ -1,17 +1,14 @@
 """`hsframe sweep`: an Optuna study over a YAML search space, each trial a child MLflow run of one parent."""
 from __future__ import annotations
 
-import sys
-import traceback
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli.common import err_console, fail, plugins_reporting_problems
+from hsframe.cli.common import plugins_reporting_problems, training_boundary
 from hsframe.errors import HsframeError
-from hsframe.signals import interruption, signals_as_interrupts
 
 
 @click.command()
@@ -51,24 +48,14 @@ def sweep(model, space_file, trials, dataset, preset, config_file, sets, metric,
 
     sets = list(sets) + ([f"data.dataset={dataset}"] if dataset else [])
     console = Console()
-    try:
+    with training_boundary("the running trials were marked KILLED (their Optuna trials FAIL). Run the same command again "
+                           "to continue the study.", "[bold red]The sweep crashed[/]; run the same command again to continue the study."):
         for option, path in (("--summary-json", summary_json), ("--best-config", best_config)):
             if path and not Path(path).resolve().parent.is_dir():  # checked now, not after hours of trials
                 raise HsframeError(f"{option} {path}: folder {Path(path).parent} does not exist; create it first")
-        with signals_as_interrupts():  # SIGTERM / SIGHUP stop the sweep as Ctrl-C does
-            summary = sweep_api(space_file, trials=trials, model=model, preset=preset, config=config_file, sets=sets,
-                                metric=metric, study=study_name, storage=storage, workers=workers, sampler=sampler,
-                                pruner=pruner, tracking_uri=tracking_uri, plugins=plugins_reporting_problems(), console=console)
-    except HsframeError as exc:
-        fail(str(exc))
-    except KeyboardInterrupt as exc:
-        err_console.print(f"Interrupted ({interruption(exc)}): the running trials were marked KILLED (their Optuna trials "
-                          "FAIL). Run the same command again to continue the study.")
-        sys.exit(getattr(exc, "exit_code", 130))
-    except Exception:
-        err_console.print(traceback.format_exc(), highlight=False, markup=False)
-        err_console.print("[bold red]The sweep crashed[/]; run the same command again to continue the study.")
-        sys.exit(1)
+        summary = sweep_api(space_file, trials=trials, model=model, preset=preset, config=config_file, sets=sets, metric=metric,
+                            study=study_name, storage=storage, workers=workers, sampler=sampler, pruner=pruner,
+                            tracking_uri=tracking_uri, plugins=plugins_reporting_problems(), console=console)
     table = Table(title=f"study {summary.study}: {trial_counts(summary)}; {summary.metric} ({summary.direction})")
     for col in ("trial", "state", summary.metric, "values", "run id"):
         table.add_column(col, justify="right" if col in ("trial", summary.metric) else "left", overflow="fold")

@@ -81,10 +81,6 @@ class Recorder(ABC):
         raise HsframeError(f"{type(self).__name__} cannot record under another command's run; use the MLflow recorder")
 
     @abstractmethod
-    def run_status(self, run_id: str) -> str | None:
-        """The status of a recorded run (RUNNING, FINISHED, FAILED, KILLED), None when the store has no such run."""
-
-    @abstractmethod
     def check(self) -> None:
         """Raise an HsframeError, before any work starts, when the store cannot be written."""
 

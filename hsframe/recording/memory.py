@@ -48,10 +48,6 @@ class MemoryRecorder(Recorder):
     def check(self) -> None:
         pass
 
-    def run_status(self, run_id: str) -> str | None:
-        run = self.runs.get(run_id)
-        return None if run is None else run.status
-
     def stored_run(self, run_id: str) -> StoredRun | None:
         run = self.runs.get(run_id)
         if run is None:

@@ -48,15 +48,6 @@ class MLflowRecorder(Recorder):
     def children_of(self, parent_id: str) -> "MLflowRecorder":
         return MLflowRecorder(self.settings, self.experiment, parent_id=parent_id)
 
-    def run_status(self, run_id: str) -> str | None:
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return mlflow.MlflowClient(self.settings.tracking_uri).get_run(run_id).info.status
-        except MlflowException:
-            return None
-
     def stored_run(self, run_id: str) -> StoredRun | None:
         import tempfile
 

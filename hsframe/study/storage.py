@@ -6,18 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from hsframe.errors import HsframeError
+from hsframe.stores import display_uri
 
 # A worker killed outright leaves its trial RUNNING; with heartbeats Optuna fails such trials after the
 # grace period, so a later worker re-runs them instead of the study waiting on them forever.
 HEARTBEAT_SECONDS = 60
 GRACE_SECONDS = 180
-
-
-def redact(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``: URLs go into messages and params."""
-    from hsframe.stores import display_uri
-
-    return display_uri(url)
 
 
 def open_storage(url: str) -> Any:
@@ -53,5 +47,5 @@ def _rdb(optuna: Any, sqlalchemy: Any, url: str, driver_url: str, kwargs: dict[s
                                           grace_period=GRACE_SECONDS)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
-        raise HsframeError(f"cannot open study storage {redact(url)}: {reason}. Check that the server runs and the "
+        raise HsframeError(f"cannot open study storage {display_uri(url)}: {reason}. Check that the server runs and the "
                            "database exists (createdb), or choose another --storage") from None

@@ -29,8 +29,9 @@ from hsframe.engine.reporter import Reporter
 from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
 from hsframe.recording import BEST_TRIAL_TAG, SWEEP_TAG, TRIAL_TAG, Recorder, RunStopped
+from hsframe.stores import display_uri
 from hsframe.study.space import SearchSpace
-from hsframe.study.storage import open_storage, redact
+from hsframe.study.storage import open_storage
 
 # Per-epoch records a trial may select on, and which way is better. Test metrics are not among them.
 OBJECTIVES = {"val_oa": "maximize", "train_loss": "minimize"}
@@ -140,7 +141,7 @@ def default_storage(tracking_uri: str) -> str:
     if tracking_uri.startswith("sqlite:///"):
         db = Path(tracking_uri[len("sqlite:///"):])
         return f"sqlite:///{db.parent / 'optuna.db'}" if str(db.parent) not in ("", ".") else "sqlite:///optuna.db"
-    raise HsframeError(f"the tracking store {redact(tracking_uri)} is a server: name the study storage with --storage, "
+    raise HsframeError(f"the tracking store {display_uri(tracking_uri)} is a server: name the study storage with --storage, "
                        "e.g. --storage postgresql://USER:PASSWORD@HOST:5432/optuna (a database apart from MLflow's)")
 
 
@@ -176,7 +177,7 @@ def open_study(request: SweepRequest, study_name: str, storage_url: str, seed: i
         study = optuna.create_study(study_name=study_name, storage=storage, direction=OBJECTIVES[request.metric],
                                     sampler=_sampler(request.sampler, seed), pruner=_pruner(request.pruner), load_if_exists=True)
     except ValueError as exc:  # e.g. the study exists with another direction
-        raise HsframeError(f"study '{study_name}' in {redact(storage_url)}: {exc}; choose another --study") from None
+        raise HsframeError(f"study '{study_name}' in {display_uri(storage_url)}: {exc}; choose another --study") from None
     reseeded = sampler_seed(seed, len(study.get_trials(deepcopy=False)), worker)
     if reseeded != seed:
         study.sampler = _sampler(request.sampler, reseeded)
@@ -198,8 +199,8 @@ def _running(study: Any) -> int:
 class Objective:
     """One trial = one run: the space's values over the base config, val metric reported per epoch to the pruner."""
 
-    def __init__(self, request: SweepRequest, plugins: Plugins, recorder: Recorder, reporter: Reporter, worker: int) -> None:
-        self.request, self.plugins, self.recorder, self.reporter, self.worker = request, plugins, recorder, reporter, worker
+    def __init__(self, request: SweepRequest, plugins: Plugins, recorder: Recorder, reporter: Reporter) -> None:
+        self.request, self.plugins, self.recorder, self.reporter = request, plugins, recorder, reporter
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -285,7 +286,7 @@ def _worker_main(job: _WorkerJob) -> None:
     study = open_study(job.request, job.study_name, job.storage_url, job.seed, job.worker)
     try:
         with signals_as_interrupts():
-            _optimize(study, Objective(job.request, plugins, recorder, reporter, job.worker), job.n_trials,
+            _optimize(study, Objective(job.request, plugins, recorder, reporter), job.n_trials,
                       Reporter(Console()), job.worker)
     except KeyboardInterrupt:
         pass  # the trial was marked FAIL by Optuna and its run KILLED; the parent process reports
@@ -296,16 +297,16 @@ def _shares(total: int, workers: int) -> list[int]:
     return [total // workers + (i < total % workers) for i in range(workers)]
 
 
-def run_sweep(request: SweepRequest, plugins: Plugins, recorder: Recorder, reporter: Reporter, tracking_uri: str,
-              experiment: str | None = None) -> SweepSummary:
+def run_sweep(request: SweepRequest, base: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Reporter,
+              tracking_uri: str) -> SweepSummary:
     """Run (or continue, or join) the study until it holds ``request.trials`` finished trials (complete or pruned).
 
     Worker processes need a store other processes can reach: ``request.workers > 1`` requires an
     MLflow recorder (``tracking_uri``). A Ctrl-C stops every worker; the parent run ends KILLED, and
-    the same call again continues the study.
+    the same call again continues the study. ``base``: the request's config, from :func:`check_request`.
     """
     started = time.perf_counter()
-    base = check_request(request, plugins)
+    experiment = base.experiment
     if request.workers > 1 and not recorder.shared:
         raise HsframeError("--workers above 1 needs an MLflow store that worker processes share, not an in-memory recorder")
     recorder.check()
@@ -320,15 +321,16 @@ def run_sweep(request: SweepRequest, plugins: Plugins, recorder: Recorder, repor
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)  # trials of a worker killed outright (no heartbeat for GRACE_SECONDS) are not running
     parent_id = study.user_attrs.get(PARENT_ATTR)
-    status = recorder.run_status(parent_id) if parent_id else None
+    stored = recorder.stored_run(parent_id) if parent_id else None
+    status = stored.status if stored else None
     remaining = max(0, request.trials - _done(study) - _running(study))
     if status == "RUNNING":
         # Another command holds the parent run (another machine, or a second terminal): work on the same study.
-        reporter.console.print(f"joining study '{name}' ({redact(storage_url)}): {remaining} trial(s) left; "
+        reporter.console.print(f"joining study '{name}' ({display_uri(storage_url)}): {remaining} trial(s) left; "
                                f"trials go under parent run {parent_id}", highlight=False, soft_wrap=True)
         _run_workers(request, study, name, storage_url, tracking_uri, experiment, parent_id, remaining, base.seed,
                      plugins, recorder.children_of(parent_id), reporter)
-        return _summary(study, request, storage_url, parent_id, plugins, time.perf_counter() - started, joined=True)
+        return _summary(study, request, storage_url, parent_id, time.perf_counter() - started, joined=True)
 
     tags = {SWEEP_TAG: "parent", "model": base.model, "dataset": base.data.dataset}
     reopen = {"resume_id": parent_id} if status is not None else {}
@@ -336,12 +338,12 @@ def run_sweep(request: SweepRequest, plugins: Plugins, recorder: Recorder, repor
         study.set_user_attr(PARENT_ATTR, parent_id)
         if not reopen:
             _record_request(recorder, request, base, name, storage_url)
-        reporter.console.print(f"study '{name}' in {redact(storage_url)}: {_done(study)} of {request.trials} trial(s) done, "
+        reporter.console.print(f"study '{name}' in {display_uri(storage_url)}: {_done(study)} of {request.trials} trial(s) done, "
                                f"{remaining} to run with {min(request.workers, max(remaining, 1))} worker(s); "
                                f"parent run {parent_id}", highlight=False, soft_wrap=True)
         _run_workers(request, study, name, storage_url, tracking_uri, experiment, parent_id, remaining, base.seed,
                      plugins, recorder, reporter)
-        summary = _summary(study, request, storage_url, parent_id, plugins, time.perf_counter() - started)
+        summary = _summary(study, request, storage_url, parent_id, time.perf_counter() - started)
         _record_summary(recorder, summary)
     return summary
 
@@ -363,7 +365,7 @@ def _run_workers(request: SweepRequest, study: Any, name: str, storage_url: str,
         child.start()
     quiet = Reporter(Console(quiet=True))
     try:
-        _optimize(study, Objective(request, plugins, recorder, quiet, 0), shares[0], reporter, 0)
+        _optimize(study, Objective(request, plugins, recorder, quiet), shares[0], reporter, 0)
     except KeyboardInterrupt:
         # Ctrl-C reaches the whole process group, but `kill PID` (SIGTERM) only this process: pass it on to
         # workers still training after a moment, so that they too end their trials KILLED instead of going on.
@@ -381,7 +383,7 @@ def _run_workers(request: SweepRequest, study: Any, name: str, storage_url: str,
                            "run the same command again to continue the study")
 
 
-def _summary(study: Any, request: SweepRequest, storage_url: str, parent_id: str, plugins: Plugins, seconds: float,
+def _summary(study: Any, request: SweepRequest, storage_url: str, parent_id: str, seconds: float,
              joined: bool = False) -> SweepSummary:
     from optuna.trial import TrialState
 
@@ -395,12 +397,12 @@ def _summary(study: Any, request: SweepRequest, storage_url: str, parent_id: str
         best = next(r for r in records if r.number == winner.number)
         best_config = winner.user_attrs.get("config")
         test = dict(winner.user_attrs.get("test_metrics", {}))
-    return SweepSummary(study.study_name, redact(storage_url), parent_id, request.metric, OBJECTIVES[request.metric],
+    return SweepSummary(study.study_name, display_uri(storage_url), parent_id, request.metric, OBJECTIVES[request.metric],
                         records, best, best_config, test, seconds, joined)
 
 
 def _record_request(recorder: Recorder, request: SweepRequest, base: RunConfig, name: str, storage_url: str) -> None:
-    recorder.log_params({"model": base.model, "dataset": base.data.dataset, "study": name, "storage": redact(storage_url),
+    recorder.log_params({"model": base.model, "dataset": base.data.dataset, "study": name, "storage": display_uri(storage_url),
                          "metric": request.metric, "direction": OBJECTIVES[request.metric], "n_trials": request.trials,
                          "sampler": request.sampler, "pruner": request.pruner, "space_keys": ",".join(request.space.keys)})
     recorder.log_dict(request.space.to_dict(), "sweep/space.yaml")
@@ -471,10 +473,10 @@ def sweep(
     request = SweepRequest(space, trials, model, preset, None if config is None else str(config), tuple(sets), metric,
                            study, storage, workers, sampler, pruner)
     settings = load_settings(uri=tracking_uri)
-    experiment = check_request(request, plugins).experiment
+    base = check_request(request, plugins)  # before any store or study is touched
     if recorder is None:
         from hsframe.recording import MLflowRecorder
 
-        recorder = MLflowRecorder(settings, experiment)
+        recorder = MLflowRecorder(settings, base.experiment)
     reporter = Reporter(console or Console(quiet=quiet))
-    return run_sweep(request, plugins, recorder, reporter, settings.tracking_uri, experiment)
+    return run_sweep(request, base, plugins, recorder, reporter, settings.tracking_uri)
