@@ -144,10 +144,13 @@ def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: st
         _end(mlflow, "FAILED", {"hsframe.error": f"{type(exc).__name__}: {exc}"[:5000]})
         raise
     else:
-        mlflow.end_run("FINISHED")
+        _end(mlflow, "FINISHED", {})
 
 
 def _end(mlflow: Any, status: str, tags: dict[str, str]) -> None:
+    from hsframe.stores import retry_locked
+
     with contextlib.suppress(Exception):
         mlflow.set_tags(tags)
-    mlflow.end_run(status)
+    # Retried like every other write: a run that cannot record its end on a busy store stays RUNNING forever.
+    retry_locked(mlflow.end_run, status, what=f"ending the run {status}")

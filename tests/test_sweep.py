@@ -306,7 +306,9 @@ def test_sigterm_to_the_main_process_alone_stops_every_worker(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline:  # until both trials train
         time.sleep(0.5)
-        try:  # the store may still be being created by the sweep
+        if not (tmp_path / "mlflow.db").exists():  # the sweep creates it (under its lock); reading now would too
+            continue
+        try:  # the store may still be being migrated by the sweep
             trials = [r for r in runs_of(store) if r.data.tags.get(SWEEP_TAG) == "trial"]
         except Exception:
             continue
