@@ -1,14 +1,19 @@
 """The one plugin manager: built-ins and entry-point plugins, loaded so that a broken one is survivable.
 
 Third-party packages declare ``[project.entry-points.hsframe] NAME = "module"``. Each entry point is
-loaded on its own: one that fails to import (or whose hooks raise) is recorded with its package
-name and the error, and everything else still loads. ``HSFRAME_STRICT_PLUGINS=1`` makes any such
-problem fatal; ``HSFRAME_DISABLE_PLUGINS=name,...`` skips plugins by entry-point or package name.
+loaded on its own: one that fails to import, or whose hooks raise (any exception, ``sys.exit()`` included;
+only Ctrl-C goes through), is recorded with its package name and the error, and everything else still
+loads. A name two packages claim is never silently given to one of them: an entry-point name declared
+by two distributions loads neither, and a model / dataset / split / format / metric name registered by
+two plugins is refused; either way the error names both distributions and how to remove one.
+``HSFRAME_STRICT_PLUGINS=1`` makes any such problem fatal; ``HSFRAME_DISABLE_PLUGINS=name,...`` skips
+plugins by entry-point or package name.
 """
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -35,6 +40,9 @@ BUILTIN_MODULES = {
     "builtin-formats": "hsframe.data.io",
     "builtin-metrics": "hsframe.metrics",
 }
+# Distributions that ship with hsframe (the core and its repository's plugins/). When one of them and
+# another package claim the same name, the other package is the one named as the one to remove.
+FIRST_PARTY = frozenset({"hsframe", "hsframe-hybridsn", "hsframe-blocks", "hsframe-volumetric"})
 
 
 @dataclass
@@ -71,43 +79,85 @@ class Plugins:
     problems: list[PluginProblem]
     # (registry, name) -> every item that claimed it, when more than one did
     conflicts: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    # entry-point name declared by several distributions -> why none of them was loaded
+    refused: dict[str, str] = field(default_factory=dict)
     splits: dict[str, "SplitMethod"] = field(default_factory=dict)
     formats: dict[str, "FileFormat"] = field(default_factory=dict)
     metrics: dict[str, "Metric"] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelSpec:
-        return self._lookup(name, "models", "model")
+        return self._lookup(name, "models")
 
     def dataset(self, name: str) -> DatasetSpec:
-        return self._lookup(name, "datasets", "dataset")
+        return self._lookup(name, "datasets")
 
     def split(self, name: str) -> "SplitMethod":
-        return self._lookup(name, "splits", "split method")
+        return self._lookup(name, "splits")
 
     def format(self, name: str) -> "FileFormat":
-        return self._lookup(name, "formats", "file format")
+        return self._lookup(name, "formats")
 
     def metric(self, name: str) -> "Metric":
-        return self._lookup(name, "metrics", "metric")
+        return self._lookup(name, "metrics")
 
     def claimed(self, registry: str, name: str) -> bool:
-        """Whether some plugin registered ``name`` in ``registry`` (alone or in a conflict)."""
-        return name in getattr(self, registry) or (registry, name) in self.conflicts
+        """Whether some plugin registered ``name`` in ``registry`` (alone, in a conflict, or as a refused plugin)."""
+        return name in getattr(self, registry) or (registry, name) in self.conflicts or name in self.refused
 
-    def _lookup(self, name: str, registry: str, what: str, listing: str = "hsframe plugins") -> Any:
+    def _lookup(self, name: str, registry: str, listing: str = "hsframe plugins") -> Any:
         table: dict[str, Any] = getattr(self, registry)
+        what = REGISTRIES[registry].noun
         if (registry, name) in self.conflicts:
-            owners = " and ".join(f"package {s.package} (plugin '{s.plugin}')" for s in self.conflicts[registry, name])
-            raise HsframeError(
-                f"{what} '{name}' is registered by both {owners}; uninstall one, or skip one "
-                f"with HSFRAME_DISABLE_PLUGINS=<plugin>."
-            )
+            raise HsframeError(_collision(what, name, self.conflicts[registry, name]))
         if name not in table:
+            if name in self.refused:  # e.g. model 'hybridsn' of the plugin 'hybridsn' that two packages declare
+                raise HsframeError(f"{what} '{name}' is unavailable: {self.refused[name]}")
             available = ", ".join(sorted(table)) or "(none)"
             close = difflib.get_close_matches(name, list(table), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise HsframeError(f"unknown {what} '{name}'.{hint} Available: {available} (see `{listing}`).")
+            failed = f" {len(self.problems)} plugin problem(s) are listed by `hsframe plugins`." if self.problems else ""
+            raise HsframeError(f"unknown {what} '{name}'.{hint} Available: {available} (see `{listing}`).{failed}")
         return table[name]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who claims a name: plugin (entry-point) name, distribution and its version."""
+
+    plugin: str
+    package: str
+    version: str
+
+
+def _canonical(package: str) -> str:
+    return re.sub(r"[-_.]+", "-", package).lower()
+
+
+def _suspects(owners: list[Any]) -> list[Any]:
+    """The owners to suggest removing: those not shipped with hsframe (all of them when every one is)."""
+    third_party = [o for o in owners if _canonical(o.package) not in FIRST_PARTY]
+    return third_party or [o for o in owners if _canonical(o.package) != "hsframe"] or owners
+
+
+def _collision(what: str, name: str, owners: list[Any], claim: str = "registered", outcome: str = "it is not used") -> str:
+    """One line: who claims ``name`` and how to keep only one of them (by distribution name)."""
+    suspects = _suspects(owners)
+    owners = sorted(owners, key=lambda o: o in suspects)  # the legitimate one first, the one to remove after
+    packages = list(dict.fromkeys(f"{o.package} {o.version}" for o in owners))
+    if len(packages) > 1:
+        who = f"both {' and '.join(packages)}" if len(packages) == 2 else ", ".join(packages)
+    else:
+        who = f"{packages[0]} more than once (plugins {', '.join(repr(o.plugin) for o in owners)})"
+    removable = list(dict.fromkeys(o.package for o in suspects))
+    uninstall = " or ".join(f"pip uninstall {p}" for p in removable)
+    disable = " or ".join(f"HSFRAME_DISABLE_PLUGINS={p}" for p in removable)
+    return f"{what} '{name}' is {claim} by {who}; {outcome}. Uninstall one ({uninstall}) or disable it with {disable}."
+
+
+def _failure(exc: BaseException) -> str:
+    """``SystemExit: 3`` or ``ImportError: no module named x``; says so when a plugin called sys.exit()."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text + (" (the plugin called sys.exit())" if isinstance(exc, SystemExit) else "")
 
 
 def _env_list(var: str) -> set[str]:
@@ -150,26 +200,47 @@ def load_plugins(extra: dict[str, Any] | None = None) -> Plugins:
         if name not in disabled:
             add(name, importlib.import_module(module_path), "hsframe", __version__)
 
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        package = ep.dist.name if ep.dist else "?"
-        version = ep.dist.version if ep.dist else "?"
-        if ep.name in disabled or package in disabled or ep.name in info:
+    # Entry points by name: a name that two distributions declare is refused, whichever sorts first.
+    declared: dict[str, list[tuple[metadata.EntryPoint, Owner]]] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        owner = Owner(ep.name, ep.dist.name if ep.dist else "?", ep.dist.version if ep.dist else "?")
+        if ep.name in disabled or owner.package in disabled or _canonical(owner.package) in disabled:
             continue
+        declared.setdefault(ep.name, []).append((ep, owner))
+    refused: dict[str, str] = {}
+    for name in sorted(declared):
+        claims = declared[name]
+        owners = [owner for _, owner in claims]
+        declared_by = "declared (entry point group 'hsframe')"
+        if name in info:  # a built-in's name: hsframe's own stays, the package's plugin is not loaded
+            owners.insert(0, Owner(name, "hsframe", __version__))
+            problems.append(PluginProblem(name, owners[1].package, _collision(
+                "plugin", name, owners, declared_by, "hsframe's built-in is kept, the other is not loaded")))
+            continue
+        if len(owners) > 1:
+            refused[name] = _collision("plugin", name, owners, declared_by, "none of them is loaded")
+            problems.append(PluginProblem(name, _suspects(owners)[0].package, refused[name]))
+            continue
+        [(ep, owner)] = claims
         try:
-            module = ep.load()
-            add(ep.name, module, package, version)
-        except Exception as exc:  # a broken plugin must not take the others down
-            problems.append(PluginProblem(ep.name, package, f"failed to load: {type(exc).__name__}: {exc}"))
+            add(name, ep.load(), owner.package, owner.version)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit and the like too: a hostile plugin must not take the others down
+            if pm.get_plugin(name) is not None:  # registered, then failed: keep none of it
+                pm.unregister(name=name)
+            info.pop(name, None)
+            problems.append(PluginProblem(name, owner.package, f"failed to load: {_failure(exc)}"))
 
     for name, module in (extra or {}).items():
         add(name, module, name, "local")
 
     tables: dict[str, dict[str, Any]] = {registry: {} for registry in REGISTRIES}
     conflicts: dict[tuple[str, str], list[Any]] = {}
-    for registry, (hook, base) in REGISTRIES.items():
-        _collect(pm, hook, _import(base), registry, tables[registry], info, problems, conflicts)
+    for registry, kind in REGISTRIES.items():
+        _collect(pm, kind, registry, tables[registry], info, problems, conflicts)
 
-    plugins = Plugins(pm, info, tables["models"], tables["datasets"], problems, conflicts,
+    plugins = Plugins(pm, info, tables["models"], tables["datasets"], problems, conflicts, refused,
                       tables["splits"], tables["formats"], tables["metrics"])
     if problems and _strict():
         raise HsframeError(
@@ -178,13 +249,22 @@ def load_plugins(extra: dict[str, Any] | None = None) -> Plugins:
     return plugins
 
 
-# Registry -> (its registration hook, the class every registered item is an instance of).
-REGISTRIES: dict[str, tuple[str, str]] = {
-    "models": ("register_models", "hsframe.registry:ModelSpec"),
-    "datasets": ("register_datasets", "hsframe.registry:DatasetSpec"),
-    "splits": ("register_splits", "hsframe.splits.base:SplitMethod"),
-    "formats": ("register_formats", "hsframe.data.io.base:FileFormat"),
-    "metrics": ("register_metrics", "hsframe.metrics:Metric"),
+@dataclass(frozen=True)
+class Registry:
+    """One kind of registered item: its registration hook, the class every item is an instance of
+    (``module:Class``, imported when the plugins load) and what messages call one item."""
+
+    hook: str
+    base: str
+    noun: str
+
+
+REGISTRIES: dict[str, Registry] = {
+    "models": Registry("register_models", "hsframe.registry:ModelSpec", "model"),
+    "datasets": Registry("register_datasets", "hsframe.registry:DatasetSpec", "dataset"),
+    "splits": Registry("register_splits", "hsframe.splits.base:SplitMethod", "split method"),
+    "formats": Registry("register_formats", "hsframe.data.io.base:FileFormat", "file format"),
+    "metrics": Registry("register_metrics", "hsframe.metrics:Metric", "metric"),
 }
 
 
@@ -197,15 +277,19 @@ def _import(target: str) -> type:
 
 def _collect(
     pm: pluggy.PluginManager,
-    hook: str,
-    kind: type,
+    what: Registry,
     registry: str,
     table: dict[str, Any],
     info: dict[str, PluginInfo],
     problems: list[PluginProblem],
     conflicts: dict[tuple[str, str], list[Any]],
 ) -> None:
-    """Call one registration hook plugin by plugin, so each item knows who registered it."""
+    """Call one registration hook plugin by plugin, so each item knows who registered it.
+
+    A name claimed more than once goes to ``conflicts`` instead of ``table``: no claimant wins.
+    """
+    hook, kind = what.hook, _import(what.base)
+    claims: dict[str, list[Any]] = {}
     for impl in getattr(pm.hook, hook).get_hookimpls():
         plugin = info[impl.plugin_name]
         registered: list[Any] = []
@@ -217,19 +301,22 @@ def _collect(
 
         try:
             impl.function(register=register)
-        except Exception as exc:
-            problems.append(PluginProblem(plugin.name, plugin.package, f"{hook} raised {type(exc).__name__}: {exc}"))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit included: the other plugins' registrations go on
+            problems.append(PluginProblem(plugin.name, plugin.package, f"{hook} raised {_failure(exc)}"))
             continue
         for spec in registered:
             spec.plugin, spec.package, spec.version = plugin.name, plugin.package, plugin.version
             getattr(plugin, registry).append(spec.name)
-            if spec.name in table or (registry, spec.name) in conflicts:
-                first = conflicts.setdefault((registry, spec.name), [table.pop(spec.name)] if spec.name in table else [])
-                first.append(spec)
-                owners = " and ".join(f"{s.package} ('{s.plugin}')" for s in first)
-                problems.append(PluginProblem(plugin.name, plugin.package, f"'{spec.name}' is registered by both {owners}"))
-            else:
-                table[spec.name] = spec
+            claims.setdefault(spec.name, []).append(spec)
+    for name, specs in claims.items():
+        if len(specs) == 1:
+            table[name] = specs[0]
+            continue
+        conflicts[registry, name] = specs
+        suspect = _suspects(specs)[0]  # the problem is listed under the package to remove, not the legitimate one
+        problems.append(PluginProblem(suspect.plugin, suspect.package, _collision(what.noun, name, specs)))
 
 
 @lru_cache(maxsize=1)
