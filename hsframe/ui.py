@@ -101,6 +101,26 @@ def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP do nothing inside: a second Ctrl-C (or a SIGTERM after the first) while the
+    server is being stopped must not cut the stop short and leave part of its process group running.
+
+    Only in the main thread (where Python runs signal handlers); elsewhere the block runs unchanged.
+    """
+    held = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    try:
+        previous = {s: signal.signal(s, lambda signum, frame: None) for s in held}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
 def mlflow_server(
     uri: str,
     host: str = "127.0.0.1",
@@ -117,7 +137,10 @@ def mlflow_server(
 
     ``port`` 0 picks a free port. The server's output goes to a log file (in ``log_dir``, default
     the temp folder) whose tail is part of the error when the server dies or does not answer within
-    ``timeout`` seconds; the log is kept then, and removed after a clean run.
+    ``timeout`` seconds; the log is kept then, and removed after a clean run. The server runs in a process
+    group of its own, and the whole group is stopped however the block is left (an exception, Ctrl-C, or
+    SIGTERM / SIGHUP when the caller turns them into exceptions with
+    :func:`hsframe.signals.signals_as_interrupts`, as `hsframe ui` does).
     """
     port = port or free_port(host)
     url = _url(host, port)
@@ -156,7 +179,8 @@ def mlflow_server(
             time.sleep(0.25)
         yield server
     finally:
-        _stop(process)
+        with _signals_held():
+            _stop(process)
         log.close()
         if not failed:
             with contextlib.suppress(OSError):

@@ -283,7 +283,7 @@ def test_hsframe_ui_serves_the_store_and_stops_on_ctrl_c(ui_store):
         proc.send_signal(signal.SIGINT)  # ...until Ctrl-C
         assert proc.wait(60) == 0, "".join(lines)
         reader.join(10)
-        assert "MLflow UI stopped." in "".join(lines)
+        assert "MLflow UI stopped (Ctrl-C)." in "".join(lines)
         assert not _port_answers(url)
         assert _processes_with(f"--port {port}") == []  # workers included
     finally:

@@ -96,36 +96,41 @@ def compare(experiment, filter_string, metric, by_keys, best, plot_path, csv_pat
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait for the server to answer.")
 def ui(port, host, tracking_uri, timeout) -> None:
-    """Open the MLflow UI on the tracking store in mlflow.yml; runs until Ctrl-C.
+    """Open the MLflow UI on the tracking store in mlflow.yml; runs until Ctrl-C (or SIGTERM / SIGHUP).
 
     Runs of every model line up in it: select runs in the experiment's table and press Compare.
     """
     from pathlib import Path
 
     from hsframe.compare import require_store
+    from hsframe.signals import interruption, signals_as_interrupts
     from hsframe.tracking import load_settings
     from hsframe.ui import mlflow_server
 
     console = Console()
     try:
-        settings = load_settings(uri=tracking_uri)
-        require_store(settings.tracking_uri)
-        location = settings.artifact_location
-        artifacts = location if "://" in location else str(Path(location).resolve())
-        with mlflow_server(settings.tracking_uri, host, port, timeout=timeout, artifacts_destination=artifacts) as server:
-            console.print(f"MLflow UI: [bold]{server.url}[/]  (store {settings.tracking_uri})", highlight=False, soft_wrap=True)
-            runs_page = _runs_page(settings.tracking_uri, settings.experiment, server.url)
-            if runs_page:
-                console.print(f"Runs of experiment '{settings.experiment}': {runs_page}", highlight=False, soft_wrap=True)
-            console.print("Press Ctrl-C to stop the server.", highlight=False)
-            server.process.wait()  # returns only if the server dies on its own
-            raise HsframeError(f"the MLflow server stopped by itself (exit code {server.process.returncode}). "
-                               f"Its output ends with:\n{server.log_tail()}")
+        # SIGTERM and SIGHUP raise as Ctrl-C does, so that leaving mlflow_server stops the server's process
+        # group; by default they would end this process at once and leave the server serving.
+        with signals_as_interrupts():
+            settings = load_settings(uri=tracking_uri)
+            require_store(settings.tracking_uri)
+            location = settings.artifact_location
+            artifacts = location if "://" in location else str(Path(location).resolve())
+            with mlflow_server(settings.tracking_uri, host, port, timeout=timeout, artifacts_destination=artifacts) as server:
+                console.print(f"MLflow UI: [bold]{server.url}[/]  (store {settings.tracking_uri})", highlight=False, soft_wrap=True)
+                runs_page = _runs_page(settings.tracking_uri, settings.experiment, server.url)
+                if runs_page:
+                    console.print(f"Runs of experiment '{settings.experiment}': {runs_page}", highlight=False, soft_wrap=True)
+                console.print("Press Ctrl-C to stop the server.", highlight=False)
+                server.process.wait()  # returns only if the server dies on its own
+                raise HsframeError(f"the MLflow server stopped by itself (exit code {server.process.returncode}). "
+                                   f"Its output ends with:\n{server.log_tail()}")
     except HsframeError as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        # The context manager has already stopped the server (its whole process group).
-        console.print("MLflow UI stopped.", highlight=False)
+    except KeyboardInterrupt as exc:
+        # mlflow_server has already stopped the server (its whole process group). Being stopped is how a
+        # server ends, hence exit code 0 for a signal too.
+        console.print(f"MLflow UI stopped ({interruption(exc)}).", highlight=False)
 
 
 def _runs_page(uri: str, experiment: str, url: str) -> str | None:
