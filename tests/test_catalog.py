@@ -142,7 +142,7 @@ description: test
 shape: [4, 5, 3]
 files:
   - name: c.mat
-    urls: [http://127.0.0.1/c.mat]
+    urls: [https://127.0.0.1/c.mat]
 cube: {file: c.mat, key: cube}
 labels: {file: c.mat, key: gt}
 num_classes: 2
@@ -168,11 +168,11 @@ def _write(folder: Path, name: str, text: str) -> Path:
         (("palette: [[255, 0, 0], [0, 255, 0]]", "palette: [[255, 0, 0]]"), r"palette has 1 colours"),
         (("num_classes: 2", "num_classes: 3"), r"class_names has 2 names"),
         (("rgb_bands: [2, 1, 0]", "rgb_bands: [3, 1, 0]"), r"rgb_bands \[3, 1, 0\]"),
-        (("    urls: [http://127.0.0.1/c.mat]", "    md5: xyz"), r"field 'files\[0\]\.md5'"),
+        (("    urls: [https://127.0.0.1/c.mat]", "    md5: xyz"), r"field 'files\[0\]\.md5'"),
         (("title: Tiny", "titel: Tiny"), r"field 'titel': Extra inputs are not permitted"),
         (("cube: {file: c.mat, key: cube}", "cube: {file: d.mat}"), r"cube.file 'd.mat' is not one of the files"),
         (("palette: [[255, 0, 0], [0, 255, 0]]", "palette: [[0, 0, 0], [0, 255, 0]]"), r"black"),
-        (("    urls: [http://127.0.0.1/c.mat]\n", ""), r"add urls or set manual_download: true"),
+        (("    urls: [https://127.0.0.1/c.mat]\n", ""), r"add urls or set manual_download: true"),
         (("name: tiny", "name: other"), r"field 'name' is 'other' but the file is named tiny.yaml"),
     ],
 )
@@ -340,7 +340,8 @@ def test_real_gt_download_from_a_local_mirror_verifies_the_published_md5(tmp_pat
     thread.start()
     try:
         entry = get_card("indian_pines").file("Indian_pines_gt.mat")
-        entry = entry.model_copy(update={"urls": [f"http://127.0.0.1:{httpd.server_address[1]}/Indian_pines_gt.mat"]})
+        entry = entry.model_copy(update={"urls": [f"http://127.0.0.1:{httpd.server_address[1]}/Indian_pines_gt.mat"],
+                                         "allow_insecure": True})  # a plain local mirror
         result = download_file(entry, tmp_path / "ip")
         assert result.status == "downloaded" and result.path.stat().st_size == 1125
     finally:

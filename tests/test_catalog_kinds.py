@@ -121,11 +121,11 @@ kind: sequence
 shape: [6, 4, 5, 2]
 files:
   - name: frames.npy
-    urls: [http://127.0.0.1/frames.npy]
+    urls: [https://127.0.0.1/frames.npy]
   - name: lulc.npy
-    urls: [http://127.0.0.1/lulc.npy]
+    urls: [https://127.0.0.1/lulc.npy]
   - name: dates.json
-    urls: [http://127.0.0.1/dates.json]
+    urls: [https://127.0.0.1/dates.json]
 data: {file: frames.npy}
 labels:
   file: lulc.npy
@@ -348,7 +348,7 @@ def test_shipped_cards_register_with_their_kinds() -> None:
 def test_card_built_in_code() -> None:
     card = DatasetCard.model_validate({
         "name": "coded", "title": "t", "description": "d", "kind": "volume", "shape": [8, 8, 8],
-        "files": [{"name": "v.npy", "urls": ["http://127.0.0.1/v.npy"]}, {"name": "l.npy", "urls": ["http://127.0.0.1/l.npy"]}],
+        "files": [{"name": "v.npy", "urls": ["https://127.0.0.1/v.npy"]}, {"name": "l.npy", "urls": ["https://127.0.0.1/l.npy"]}],
         "data": {"file": "v.npy"}, "labels": {"file": "l.npy", "zero_label": "class"},
         "num_classes": 2, "class_names": ["bg", "fg"], "palette": [[1, 2, 3], [4, 5, 6]],
         "citation": "c", "license": "l", "source": "http://127.0.0.1/",

@@ -1,11 +1,19 @@
-"""Downloads against a local HTTP server on 127.0.0.1 (never the real dataset URLs): full download,
-resume with a Range request, checksum mismatch, unreachable URL, git blob SHA-1, and the
-`hsframe datasets list/info/download` commands on a test card."""
+"""Downloads against a local HTTPS server on 127.0.0.1 (never the real dataset URLs): full download,
+resume with a Range request, checksum mismatch, unreachable URL, git blob SHA-1, http:// only with
+allow_insecure, no redirect away from https, the sha256 lock of files without a published checksum, and
+the `hsframe datasets list/info/download` commands on a test card.
+
+The server's certificate is self-signed for 127.0.0.1 and made per test session; the client trusts it
+through SSL_CERT_FILE, so the download code runs unchanged, certificate checks included."""
 from __future__ import annotations
 
+import datetime
 import hashlib
+import ipaddress
+import json
 import shutil
 import socket
+import ssl
 import subprocess
 import textwrap
 import threading
@@ -24,6 +32,7 @@ from hsframe.data.download import (
     download_file,
     file_checksums,
     git_blob_sha1,
+    read_lock,
 )
 from hsframe.errors import HsframeError
 
@@ -31,13 +40,50 @@ from hsframe.errors import HsframeError
 EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
 
 
-class _Server:
-    """Serves ``files`` (path -> bytes) with Range support; records each request's path and Range."""
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate (its own CA) for IP 127.0.0.1, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
 
-    def __init__(self) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+@pytest.fixture(autouse=True)
+def trust_the_test_certificate(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+
+
+class _Server:
+    """Serves ``files`` (path -> bytes) with Range support; records each request's path and Range.
+
+    HTTPS with ``certificate``, plain HTTP without; ``redirects`` maps a path to a Location for a 302."""
+
+    def __init__(self, certificate: tuple[Path, Path] | None = None) -> None:
         self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
         self.requests: list[tuple[str, str | None]] = []
         self.honour_range = True
+        self.scheme = "https" if certificate else "http"
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +93,12 @@ class _Server:
             def do_GET(self) -> None:
                 rng = self.headers.get("Range")
                 server.requests.append((self.path, rng))
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = server.files.get(self.path)
                 if body is None:
                     self.send_error(404)
@@ -69,12 +121,16 @@ class _Server:
                 self.wfile.write(body[start:])
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if certificate:
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls.load_cert_chain(*certificate)
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -83,9 +139,17 @@ class _Server:
 
 
 @pytest.fixture
-def server(request: pytest.FixtureRequest) -> _Server:
-    srv = _Server()
+def server(request: pytest.FixtureRequest, certificate: tuple[Path, Path]) -> _Server:
+    srv = _Server(certificate)
     request.addfinalizer(srv.close)  # always shut down, even when the test fails
+    return srv
+
+
+@pytest.fixture
+def plain_server(request: pytest.FixtureRequest) -> _Server:
+    """Plain http://, for allow_insecure and redirects away from https."""
+    srv = _Server()
+    request.addfinalizer(srv.close)
     return srv
 
 
@@ -225,12 +289,12 @@ def _card(urls: dict[str, list[str]], **extra) -> DatasetCard:
 def test_unreachable_url_lists_urls_and_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HSFRAME_DATA", str(tmp_path / "data"))
     port = _closed_port()
-    card = _card({"tiny_cube.mat": [f"http://127.0.0.1:{port}/tiny_cube.mat"],
-                  "tiny_gt.mat": [f"http://127.0.0.1:{port}/tiny_gt.mat"]})
+    card = _card({"tiny_cube.mat": [f"https://127.0.0.1:{port}/tiny_cube.mat"],
+                  "tiny_gt.mat": [f"https://127.0.0.1:{port}/tiny_gt.mat"]})
     with pytest.raises(DownloadError) as err:
         download_dataset(card, timeout=5)
     msg = str(err.value)
-    assert f"http://127.0.0.1:{port}/tiny_cube.mat" in msg and f"http://127.0.0.1:{port}/tiny_gt.mat" in msg
+    assert f"https://127.0.0.1:{port}/tiny_cube.mat" in msg and f"https://127.0.0.1:{port}/tiny_gt.mat" in msg
     assert str(tmp_path / "data" / "tiny") in msg and "HSFRAME_DATA" in msg
     assert "refused" in msg.lower() or "Connection" in msg
 
@@ -251,7 +315,7 @@ def _test_card(folder: Path, server: _Server, cube_md5: str, gt_md5: str) -> Pat
     path.write_text(textwrap.dedent(f"""\
         name: tiny
         title: Tiny test scene
-        description: A 4 x 5 x 3 scene served by the test's local HTTP server.
+        description: A 4 x 5 x 3 scene served by the test's local HTTPS server.
         shape: [4, 5, 3]
         files:
           - name: tiny_cube.mat
@@ -349,12 +413,116 @@ def test_cli_download_failure_is_one_clear_message(monkeypatch: pytest.MonkeyPat
     cards = tmp_path / "cards"
     cards.mkdir()
     text = (Path(__file__).resolve().parents[1] / "datasets" / "indian_pines.yaml").read_text()
-    text = text.replace("https://www.ehu.eus/ccwintco/uploads", f"http://127.0.0.1:{port}/uploads")
+    text = text.replace("https://www.ehu.eus/ccwintco/uploads", f"https://127.0.0.1:{port}/uploads")
     (cards / "indian_pines.yaml").write_text(text)  # same name: replaces the shipped card
     monkeypatch.setenv("HSFRAME_CARDS", str(cards))
     monkeypatch.setenv("HSFRAME_DATA", str(tmp_path / "data"))
     result = CliRunner().invoke(datasets, ["download", "indian_pines"], terminal_width=200)
     assert result.exit_code == 2
     assert "Error:" in result.output and "Traceback" not in result.output
-    assert f"http://127.0.0.1:{port}/uploads/6/67/Indian_pines_corrected.mat" in result.output
+    assert f"https://127.0.0.1:{port}/uploads/6/67/Indian_pines_corrected.mat" in result.output
     assert str(tmp_path / "data" / "indian_pines") in result.output
+
+
+# --------------------------------------------------------------------------- https only, and the checksum lock
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://example.org/cube.mat", "is plain http://, which anyone on the network path can alter; use https://, "
+                                    "or set allow_insecure: true on this file if the host offers nothing else"),
+    ("ftp://example.org/cube.mat", "is not an https:// URL (ftp://, file:// and other schemes are refused)"),
+    ("file:///etc/passwd", "is not an https:// URL (ftp://, file:// and other schemes are refused)"),
+])
+def test_a_card_with_a_url_that_is_not_https_is_refused(server: _Server, tmp_path: Path, url: str, why: str) -> None:
+    path = _test_card(tmp_path / "cards", server, "a" * 32, "b" * 32)
+    path.write_text(path.read_text().replace(server.url("/tiny_cube.mat"), url))
+    with pytest.raises(HsframeError) as err:
+        read_card(path)
+    field = "files[0]" if url.startswith("http:") else "files[0].urls"  # the http check weighs urls and allow_insecure
+    assert str(err.value).splitlines()[:2] == [f"dataset card {path} is invalid:", f"  - field '{field}': {url!r} {why}"]
+
+
+def test_allow_insecure_without_an_http_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="allow_insecure: true but none of the urls is http://"):
+        FileEntry(name="x.mat", urls=["https://example.org/x.mat"], allow_insecure=True)
+
+
+def test_http_with_allow_insecure_downloads_with_a_warning(plain_server: _Server, tmp_path: Path, capsys) -> None:
+    plain_server.files["/cube.bin"] = PAYLOAD
+    entry = FileEntry(name="cube.bin", urls=[plain_server.url("/cube.bin")], allow_insecure=True,
+                      sha256=hashlib.sha256(PAYLOAD).hexdigest())
+    result = download_file(entry, tmp_path, dataset="tiny")
+    assert result.status == "downloaded" and (tmp_path / "cube.bin").read_bytes() == PAYLOAD
+    assert f"Warning: tiny/cube.bin: fetching over plain http:// ({plain_server.url('/cube.bin')}), allowed by allow_insecure" \
+        in capsys.readouterr().err
+
+
+def test_a_redirect_from_https_to_http_is_not_followed(server: _Server, plain_server: _Server, tmp_path: Path) -> None:
+    plain_server.files["/cube.bin"] = PAYLOAD
+    server.redirects["/cube.bin"] = plain_server.url("/cube.bin")
+    entry = FileEntry(name="cube.bin", urls=[server.url("/cube.bin")], sha256=hashlib.sha256(PAYLOAD).hexdigest())
+    with pytest.raises(DownloadError, match=rf"redirect to {plain_server.url('/cube.bin')} refused: only https:// is followed"):
+        download_file(entry, tmp_path)
+    assert plain_server.requests == [] and not (tmp_path / "cube.bin").exists()
+
+
+def test_a_file_without_a_checksum_is_locked_on_first_download(server: _Server, tmp_path: Path) -> None:
+    server.files["/gt.mat"] = b"first upstream version"
+    entry = FileEntry(name="gt.mat", urls=[server.url("/gt.mat")])  # no checksum, no size
+    lock = tmp_path / "hsframe-checksums.json"
+    first = download_file(entry, tmp_path, dataset="tiny")
+    assert first.status == "downloaded" and first.recorded == lock
+    assert json.loads(lock.read_text())["files"]["gt.mat"] == {
+        "sha256": hashlib.sha256(b"first upstream version").hexdigest(), "size": 22, "url": server.url("/gt.mat")}
+    again = download_file(entry, tmp_path)
+    assert again.status == "verified" and again.recorded is None  # checked against the lock
+
+    server.files["/gt.mat"] = b"swapped upstream file!"  # same size, other content
+    with pytest.raises(ChecksumError) as err:
+        download_file(entry, tmp_path, force=True, dataset="tiny")
+    message = str(err.value)
+    assert "\n" not in message  # one line
+    assert message.startswith(
+        f"tiny/gt.mat: sha256 expected {hashlib.sha256(b'first upstream version').hexdigest()} (recorded in {lock} on first "
+        f"download), got {hashlib.sha256(b'swapped upstream file!').hexdigest()}. If the upstream file changed on purpose, "
+        f"accept the new one by deleting the entry \"gt.mat\" from {lock} and downloading again.")
+    assert (tmp_path / "gt.mat").read_bytes() == b"first upstream version"  # the trusted copy stays
+    assert (tmp_path / "gt.mat.bad").read_bytes() == b"swapped upstream file!"
+
+    lock.write_text(json.dumps({"files": {}}))  # the deliberate way to accept the new file
+    assert download_file(entry, tmp_path, force=True).recorded == lock
+    assert read_lock(tmp_path)["gt.mat"]["sha256"] == hashlib.sha256(b"swapped upstream file!").hexdigest()
+
+
+def test_a_changed_file_in_place_is_set_aside_and_fetched_again(server: _Server, tmp_path: Path) -> None:
+    server.files["/gt.mat"] = b"upstream"
+    entry = FileEntry(name="gt.mat", urls=[server.url("/gt.mat")], size=8)
+    download_file(entry, tmp_path)
+    (tmp_path / "gt.mat").write_bytes(b"tampered")  # same size: only the recorded sha256 tells
+    result = download_file(entry, tmp_path)
+    assert result.status == "downloaded" and result.set_aside == tmp_path / "gt.mat.bad"
+    assert (tmp_path / "gt.mat").read_bytes() == b"upstream"
+
+
+def test_a_file_without_a_checksum_is_checked_by_its_size(server: _Server, tmp_path: Path) -> None:
+    server.files["/gt.mat"] = b"short"
+    with pytest.raises(ChecksumError, match="size: expected 8 bytes, got 5"):
+        download_file(FileEntry(name="gt.mat", urls=[server.url("/gt.mat")], size=8), tmp_path)
+    assert not (tmp_path / "hsframe-checksums.json").exists()  # nothing recorded for a file that failed
+
+
+def test_shipped_cards_download_over_https_only() -> None:
+    from hsframe.data.catalog import builtin_cards_dir, load_cards
+
+    cards = load_cards([builtin_cards_dir()])
+    urls = [u for c in cards.values() for f in c.files for u in f.urls]
+    assert urls and all(u.startswith("https://") for u in urls)
+    assert not [f.name for c in cards.values() for f in c.files if f.allow_insecure]
+
+
+def test_an_unvalidated_entry_with_an_http_url_is_not_fetched(plain_server: _Server, tmp_path: Path) -> None:
+    plain_server.files["/cube.bin"] = PAYLOAD
+    entry = FileEntry(name="cube.bin", urls=["https://127.0.0.1:9/cube.bin"]).model_copy(update={"urls": [plain_server.url("/cube.bin")]})
+    with pytest.raises(DownloadError, match=r"refused, only https:// is downloaded \(http:// needs allow_insecure: true on the file\)"):
+        download_file(entry, tmp_path)
+    assert plain_server.requests == []

@@ -79,6 +79,7 @@ def list_cmd(as_json: bool) -> None:
 def info_cmd(name: str) -> None:
     """Everything a card says about one dataset, and where its files go."""
     from hsframe.data.catalog import dataset_dir, get_card
+    from hsframe.data.download import LOCK_NAME
 
     try:
         card = get_card(name)
@@ -152,8 +153,9 @@ def info_cmd(name: str) -> None:
             console.print(Text(f"    {kind:<8} {value}"), soft_wrap=True)
         if f.size is not None:
             console.print(Text(f"    {'size':<8} {f.size} bytes"), soft_wrap=True)
-        if not f.checksums and f.size is None:
-            console.print(Text("    (no checksum known: a download cannot be verified)"), soft_wrap=True)
+        if not f.checksums:
+            console.print(Text(f"    (no published checksum: the first download's sha256 is recorded in {folder}/{LOCK_NAME} "
+                               "and later downloads must match it)"), soft_wrap=True)
     if card.manual_download:
         console.print(f"[bold]Manual download:[/] {' '.join((card.download_instructions or '').split())}",
                       highlight=False, soft_wrap=True)
@@ -186,13 +188,12 @@ def download_cmd(name: str, force: bool) -> None:
     except KeyboardInterrupt:
         err_console.print("Interrupted: partial files (*.part) are kept; run the command again to resume.")
         sys.exit(130)
-    words = {"downloaded": "downloaded and verified", "verified": "already here, verified",
-             "present": "already here (no checksum known to verify it)"}
+    words = {"downloaded": "downloaded and verified", "verified": "already here, verified"}
     for r in results:
         note = words.get(r.status, r.status)
-        entry = card.file(r.name)
-        if r.status == "downloaded" and not entry.checksums and entry.size is None:
-            note = "downloaded (no checksum known to verify it)"
+        if r.recorded is not None:  # no published checksum: trusted on first use
+            note = f"{'downloaded' if r.status == 'downloaded' else 'already here'}; no published checksum, its sha256 is now " \
+                   f"recorded in {r.recorded} and later downloads must match it"
         if r.set_aside is not None:
             note = f"the file here failed verification (moved aside to {r.set_aside}); {note}"
         console.print(f"{r.name}: {note}", highlight=False, soft_wrap=True)

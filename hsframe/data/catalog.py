@@ -72,7 +72,8 @@ class FileEntry(_Strict):
     """One file of a dataset: its name in the dataset folder, where to get it, how to check it."""
 
     name: str = Field(description="file name inside data_dir()/<dataset>/")
-    urls: list[str] = Field(default_factory=list, description="mirrors, tried in order")
+    urls: list[str] = Field(default_factory=list, description="mirrors, tried in order; https:// only")
+    allow_insecure: bool = Field(False, description="allow http:// URLs for this file (a warning each time one is used)")
     md5: str | None = None
     sha256: str | None = None
     git_sha1: str | None = Field(None, description="git blob SHA-1: sha1(b'blob <size>\\0' + content)")
@@ -89,10 +90,27 @@ class FileEntry(_Strict):
     @field_validator("urls")
     @classmethod
     def _urls(cls, v: list[str]) -> list[str]:
+        # A download must not be swappable on the way: https only. ftp://, file:// (any local file) and
+        # other schemes are refused; http:// is checked against allow_insecure below.
         for url in v:
-            if not re.match(r"^(https?|ftp|file)://\S+$", url):
-                raise ValueError(f"{url!r} is not an http(s)://, ftp:// or file:// URL")
+            if not re.match(r"^https?://[^\s/]+\S*$", url, re.IGNORECASE):
+                raise ValueError(f"{url!r} is not an https:// URL (ftp://, file:// and other schemes are refused)")
         return v
+
+    @model_validator(mode="after")
+    def _insecure_needs_consent(self) -> "FileEntry":
+        plain = self.insecure_urls
+        if plain and not self.allow_insecure:
+            raise ValueError(f"{plain[0]!r} is plain http://, which anyone on the network path can alter; use https://, "
+                             "or set allow_insecure: true on this file if the host offers nothing else")
+        if self.allow_insecure and not plain:
+            raise ValueError("allow_insecure: true but none of the urls is http://; remove allow_insecure")
+        return self
+
+    @property
+    def insecure_urls(self) -> list[str]:
+        """The http:// URLs (allowed by ``allow_insecure``)."""
+        return [u for u in self.urls if u.lower().startswith("http://")]
 
     @field_validator("md5", "sha256", "git_sha1")
     @classmethod

@@ -5,6 +5,13 @@
 * When complete, the file is checked against every checksum the card gives (md5, sha256, git
   blob SHA-1, size). Only a file that passes is renamed into place; a file that fails is moved
   aside to ``<file>.bad`` and never used.
+* A file whose card gives no checksum (a size alone does not count) is trusted on first use: its
+  sha256 is recorded in ``<dataset folder>/hsframe-checksums.json`` (:data:`LOCK_NAME`) when it is
+  first downloaded or found, and from then on every download and every check must match it. The lock
+  lives beside the files it describes: it belongs to that copy of the data (each ``$HSFRAME_DATA`` has
+  its own), and the card's folder may be read-only (site-packages) and shared by many data folders.
+* Only https:// is fetched, and a redirect may not lead elsewhere; http:// only for a file whose card
+  entry says ``allow_insecure: true``, with a warning each time.
 * A file already in place is verified instead of fetched again (``force=True`` re-downloads it).
 * Every failure is an :class:`~hsframe.errors.HsframeError` that lists the URLs tried and the
   folder where the files can be put by hand (``$HSFRAME_DATA``).
@@ -16,9 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import re
+import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +44,8 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
+# In each dataset's folder: the sha256 of every file whose card gives no checksum, recorded on first use.
+LOCK_NAME = "hsframe-checksums.json"
 
 
 class DownloadError(HsframeError):
@@ -46,14 +58,15 @@ class ChecksumError(HsframeError):
 
 @dataclass
 class FileResult:
-    """What happened to one file: ``downloaded``, ``verified`` (present and matching) or ``present``
-    (present, but the card has no checksum to check it against)."""
+    """What happened to one file: ``downloaded`` or ``verified`` (present and matching the card's checksums,
+    or the sha256 in the lock file when the card gives none)."""
 
     name: str
     path: Path
     status: str
     url: str | None = None
     set_aside: Path | None = None  # a present file that failed verification, moved here first
+    recorded: Path | None = None  # the lock file its sha256 was just recorded in (first use)
 
 
 # --------------------------------------------------------------------------- checksums
@@ -99,8 +112,54 @@ def verify_file(path: Path, entry: "FileEntry") -> list[str]:
     return problems
 
 
-def _has_check(entry: "FileEntry") -> bool:
-    return bool(entry.checksums) or entry.size is not None
+# --------------------------------------------------------------------------- the lock file (trust on first use)
+
+
+def lock_path(folder: Path) -> Path:
+    return folder / LOCK_NAME
+
+
+def read_lock(folder: Path) -> dict[str, dict[str, object]]:
+    """File name -> ``{"sha256", "size", "url"}`` recorded for the dataset in ``folder`` (empty: none yet)."""
+    path = lock_path(folder)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise HsframeError(f"cannot read {path}: {exc}. Delete it to record the checksums again on the next download.") from None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()):
+        raise HsframeError(f"{path} is not an hsframe checksum lock ({{\"files\": {{name: {{\"sha256\": ...}}}}}}). "
+                           "Delete it to record the checksums again on the next download.")
+    return files
+
+
+def _record(folder: Path, name: str, sha256: str, size: int, url: str | None) -> Path:
+    """Add one file's sha256 to the lock, written whole to a temporary file and renamed (never half-written)."""
+    path = lock_path(folder)
+    files = read_lock(folder)
+    files[name] = {"sha256": sha256, "size": size, "url": url}
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"files": dict(sorted(files.items()))}, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _lock_mismatch(path: Path, entry: "FileEntry", folder: Path, dataset: str) -> str | None:
+    """For a file without card checksums: one line when its sha256 differs from the recorded one, else None."""
+    if entry.checksums:
+        return None
+    expected = read_lock(folder).get(entry.name, {}).get("sha256")
+    if expected is None:
+        return None
+    got = file_checksums(path, ("sha256",))["sha256"]
+    if got == expected:
+        return None
+    lock = lock_path(folder)
+    return (f"{dataset + '/' if dataset else ''}{entry.name}: sha256 expected {expected} (recorded in {lock} on first "
+            f"download), got {got}. If the upstream file changed on purpose, accept the new one by deleting the "
+            f"entry \"{entry.name}\" from {lock} and downloading again.")
 
 
 # --------------------------------------------------------------------------- fetching
@@ -121,14 +180,29 @@ def _content_range_start(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _fetch(url: str, part: Path, progress: "Progress | None", task: int | None, timeout: float) -> None:
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to https:// (or http:// when the file allows insecure URLs): urllib would
+    otherwise follow an https:// URL to http:// or ftp:// without a word."""
+
+    def __init__(self, allow_http: bool) -> None:
+        self.allow_http = allow_http
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme != "https" and not (scheme == "http" and self.allow_http):
+            raise urllib.error.URLError(f"redirect to {newurl} refused: only https:// is followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch(url: str, part: Path, progress: "Progress | None", task: int | None, timeout: float, allow_http: bool = False) -> None:
     """Fetch ``url`` into ``part``, resuming from its current size when the server allows."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": _user_agent()}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+    opener = urllib.request.build_opener(_NoDowngrade(allow_http))
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+        response = opener.open(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             # Nothing left to send: the .part is probably complete; verification decides.
@@ -178,6 +252,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _warn(progress: "Progress | None", message: str) -> None:
+    if progress is not None:
+        progress.console.print(f"[yellow]Warning:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    else:
+        print(f"Warning: {message}", file=sys.stderr)
+
+
 def download_file(
     entry: "FileEntry",
     folder: Path,
@@ -188,6 +269,9 @@ def download_file(
     dataset: str = "",
 ) -> FileResult:
     """Make ``folder/entry.name`` present and verified, downloading it if needed.
+
+    A file without card checksums is checked against the sha256 recorded in the folder's lock file
+    (:data:`LOCK_NAME`); the first time, its sha256 is recorded there.
 
     Raises:
         DownloadError: every URL failed (the partial file is kept for a later resume).
@@ -201,11 +285,11 @@ def download_file(
     set_aside = None
 
     if target.is_file() and (not force or not entry.urls):
-        if not _has_check(entry):
-            return FileResult(entry.name, target, "present")
         mismatches = verify_file(target, entry)
+        if not mismatches and (changed := _lock_mismatch(target, entry, folder, dataset)):
+            mismatches = [changed]
         if not mismatches:
-            return FileResult(entry.name, target, "verified")
+            return FileResult(entry.name, target, "verified", recorded=_record_first_use(target, entry, folder, None))
         # A damaged or different file must never be loaded: set it aside (and fetch a fresh copy).
         os.replace(target, bad)
         set_aside = bad
@@ -224,8 +308,15 @@ def download_file(
     used = None
     task = progress.add_task(label, total=entry.size) if progress is not None else None
     for url in entry.urls:
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if scheme != "https" and not (scheme == "http" and entry.allow_insecure):  # an entry built without validation
+            errors.append(f"{url}: refused, only https:// is downloaded (http:// needs allow_insecure: true on the file)")
+            continue
+        if scheme == "http":
+            _warn(progress, f"{label}: fetching over plain http:// ({url}), allowed by allow_insecure in the card; "
+                            "anyone on the network path could alter it, only its checksum guards it.")
         try:
-            _fetch(url, part, progress, task, timeout)
+            _fetch(url, part, progress, task, timeout, allow_http=entry.allow_insecure)
         except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError, timeouts, resets
             errors.append(f"{url}: {_describe(exc)}")
             continue
@@ -249,8 +340,19 @@ def download_file(
             "fails the same way the published file has changed: check the dataset's source page and update "
             "the card's checksums."
         )
+    changed = _lock_mismatch(part, entry, folder, dataset)
+    if changed:
+        os.replace(part, bad)
+        raise ChecksumError(f"{changed} (The download from {used} was moved aside to {bad} and will not be used.)")
     os.replace(part, target)
-    return FileResult(entry.name, target, "downloaded", used, set_aside)
+    return FileResult(entry.name, target, "downloaded", used, set_aside, _record_first_use(target, entry, folder, used))
+
+
+def _record_first_use(path: Path, entry: "FileEntry", folder: Path, url: str | None) -> Path | None:
+    """Record the sha256 of a file the card gives no checksum for, unless it is recorded already."""
+    if entry.checksums or entry.name in read_lock(folder):
+        return None
+    return _record(folder, entry.name, file_checksums(path, ("sha256",))["sha256"], path.stat().st_size, url)
 
 
 def _manual_files_message(card: "DatasetCard", folder: Path, files: list["FileEntry"], why: str) -> str:
