@@ -26,6 +26,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import numpy as np
 
 from hsframe.data.io import Array, FileFormat, detect_format, integer_valued, materialize, read_npy_header, select_array, squeezed_ndim, stem
+from hsframe.data.labels import check_int64
 from hsframe.data.series import FrameSeries
 from hsframe.data.volumes import LabeledVolume, VolumeSet
 from hsframe.errors import HsframeError
@@ -693,6 +694,7 @@ def _whole(raw: np.ndarray, where: str) -> np.ndarray:
                 f"(e.g. {raw[bad].flat[0]}). Is this an intensity or probability array? Name the label array with "
                 "data.labels_key, or threshold/round the labels in the file first."
             )
+    check_int64(raw, f"the labels in {where}")
     return raw.astype(np.int64)
 
 
@@ -728,29 +730,21 @@ def _labels_and_names(
             ids = np.where(keys[pos] == stored, values[pos], 0)  # not in the map -> unlabeled
         else:
             ids = np.zeros_like(stored)
-        k = int(values.max(initial=0))
-        default = [f"class {i}" for i in range(1, k + 1)]
+        default = []  # the data names the classes it finds (never as many names as the largest id)
     else:
         if stored.size and stored.min() < 0:
             raise HsframeError(
                 f"the labels in {where} hold {int((stored < 0).sum())} negative values (min {int(stored.min())}); class "
                 "values must be >= 0 (0 = unlabeled). Map them with data.label_remap (values not in it become 0)."
             )
-        top = int(stored.max(initial=0))
-        if zero_label == "class":
-            ids, k = stored + 1, top + 1
-            default = ["background"] + [f"class {i}" for i in range(1, top + 1)]
+        if zero_label == "class":  # stored 0's name first, then one per stored value present: the data renumbers them
+            ids = stored + 1
+            default = ["background"] + [f"class {v}" for v in np.unique(stored[stored > 0]).tolist()]
         else:
-            ids, k = stored, top
-            default = [f"class {i}" for i in range(1, k + 1)]
+            ids, default = stored, []  # the data names the classes it finds
     if class_names is None:
         return ids, default
-    names = [str(n) for n in class_names]
-    if len(names) < k:
-        first = " (with data.zero_label='class' the first name is stored 0's)" if zero_label == "class" else ""
-        raise HsframeError(f"{len(names)} class names were given but the labels in {where} go up to class id {k}; "
-                           f"give one name per class id 1..{k}{first}.")
-    return ids, names
+    return ids, [str(n) for n in class_names]  # the data checks they fit the ids
 
 
 # --------------------------------------------------------------------------- small helpers
