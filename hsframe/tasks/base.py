@@ -15,7 +15,7 @@ engine classes are 0-based indices, -1 for unlabeled: :func:`to_class_index` and
 :func:`to_label_value` are the one place that shift happens, at the edge between label arrays
 (files, maps) and the engine. Data whose labels held other ids (``{1, 2, 1000}``) was renumbered
 1..K when it was built (:mod:`hsframe.data.labels`); ``to_label_value(index, task.label_ids)``
-gives back the data's own ids, and :func:`make_task` refuses class counts no run can take.
+gives back the data's own ids, and :meth:`Task.check_classes` refuses class counts no run can take.
 
 A new kind of data is one new module: its data class, and a ``Task`` subclass decorated with
 ``@task_for(DataClass)``.
@@ -280,9 +280,7 @@ def make_task(cfg: RunConfig, data: Any) -> Task:
     for klass in type(data).__mro__:
         for task in TASKS.get(klass, []):
             if task.serves(data):
-                made = task(cfg, data)
-                made.check_classes()
-                return made
+                return task(cfg, data)
     served = ", ".join(sorted(t.__name__ for t in TASKS))
     raise HsframeError(f"dataset '{getattr(data, 'name', data)}' loaded a {type(data).__name__}; no task serves it "
                        f"(tasks serve {served}). A dataset's loader must return one of those.")
