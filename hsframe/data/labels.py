@@ -93,6 +93,17 @@ def label_values(classes: np.ndarray, label_ids: Sequence[int] | None) -> np.nda
     return lookup[classes]
 
 
+def classes_of(values: np.ndarray, label_ids: Sequence[int] | None) -> np.ndarray:
+    """Label values -> class ids 1..K of ``label_ids`` (another data's renumbering); values it lacks -> 0."""
+    values = np.asarray(values, dtype=np.int64)
+    if label_ids is None or not len(label_ids):
+        return values if label_ids is None else np.zeros_like(values)
+    ids = np.asarray(label_ids, dtype=np.int64)
+    order = np.argsort(ids)
+    pos = np.clip(np.searchsorted(ids[order], values), 0, len(ids) - 1)
+    return np.where(ids[order][pos] == values, order[pos] + 1, 0)
+
+
 def mapping_text(label_ids: Sequence[int], limit: int = 240) -> str:
     """``1->1, 2->2, 1000->3`` cut to ``limit`` characters (MLflow params hold 500)."""
     text = ", ".join(f"{v}->{k}" for k, v in enumerate(label_ids, 1))
