@@ -1,4 +1,9 @@
-"""Figures logged with every run: confusion matrix, classification map, label-volume slices."""
+"""Figures logged with every run: confusion matrix, classification map, label-volume slices.
+
+Every figure's size is bounded whatever the class count or image size: at most :data:`MAX_FIGURE_INCHES`
+a side at :data:`DPI` (a canvas sized per class once took 23 GB for 1,000 classes), class names on the
+axes and legend entries only while they can be read.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,17 +17,33 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from hsframe.data.labels import label_values
+
+# The largest side of any figure, in inches, and the resolution figures are saved at: 24 in x 120 dpi = 2,880 px.
+MAX_FIGURE_INCHES = 24.0
+DPI = 120
+# Beyond these, tick labels and legend entries are left out (unreadable) rather than growing the figure.
+MAX_TICK_LABELS = 60
+MAX_LEGEND_ENTRIES = 40
+
+
+def _capped(width: float, height: float) -> tuple[float, float]:
+    """``(width, height)`` scaled down to fit :data:`MAX_FIGURE_INCHES`, keeping the aspect."""
+    scale = min(1.0, MAX_FIGURE_INCHES / max(width, height))
+    return width * scale, height * scale
+
 
 def confusion_figure(cm: np.ndarray, class_names: list[str]) -> Figure:
     """Row-normalized confusion matrix (recall per true class), counts in the cells when few classes."""
     k = len(class_names)
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = cm / cm.sum(1, keepdims=True)
-    size = max(5.0, 0.45 * k + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(np.nan_to_num(norm), cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(k), class_names, rotation=90, fontsize=7)
-    ax.set_yticks(range(k), class_names, fontsize=7)
+    size = max(5.0, 0.45 * min(k, MAX_TICK_LABELS) + 2)
+    fig, ax = plt.subplots(figsize=_capped(size + 1, size))
+    im = ax.imshow(np.nan_to_num(norm), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    if k <= MAX_TICK_LABELS:
+        ax.set_xticks(range(k), class_names, rotation=90, fontsize=7)
+        ax.set_yticks(range(k), class_names, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if k <= 20:
@@ -50,13 +71,15 @@ def label_panels_figure(
     cmap = ListedColormap(colours)
     k = len(class_names)
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(11, 5.2 if n_rows == 1 else 3.5 * n_rows), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=_capped(11, 5.2 if n_rows == 1 else 3.5 * n_rows), squeeze=False)
     for i, row in enumerate(rows):
         for j, (name, img) in enumerate(row):
             axes[i, j].imshow(img, cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
             axes[i, j].set_title(name, fontsize=9 if n_rows > 1 else None)
             axes[i, j].axis("off")
-    handles = [Patch(color=colours[i + 1], label=f"{i + 1} {n}") for i, n in enumerate(class_names)]
+    handles = [Patch(color=colours[i + 1], label=f"{i + 1} {n}") for i, n in enumerate(class_names[:MAX_LEGEND_ENTRIES])]
+    if k > MAX_LEGEND_ENTRIES:
+        handles.append(Patch(color="none", label=f"... {k - MAX_LEGEND_ENTRIES} more classes"))
     fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
     if title:
         fig.suptitle(title)
@@ -98,7 +121,7 @@ def _save(fig: Figure, array: np.ndarray, directory: str | Path, stem: str, arra
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     png, npy = directory / f"{stem}.png", directory / f"{array_stem}.npy"
-    fig.savefig(png, dpi=120)
+    fig.savefig(png, dpi=DPI)
     plt.close(fig)
     np.save(npy, array)
     return [png, npy]
@@ -111,13 +134,15 @@ def write_classification_map(
     class_names: list[str],
     palette: list[tuple[int, int, int]],
     title: str = "",
+    label_ids: list[int] | None = None,
 ) -> list[Path]:
     """Save the map as a PNG (palette, legend, beside the ground truth) and as a ``.npy`` array.
 
-    ``predicted`` is ``(H, W)`` with class ids 1..K (0 = not predicted). Returns both paths.
+    ``predicted`` is ``(H, W)`` with class ids 1..K (0 = not predicted). The array holds the data's
+    own label values: ``label_ids[k - 1]`` for class k when the labels were renumbered. Returns both paths.
     """
     fig = classification_map_figure(ground_truth, predicted, class_names, palette, title)
-    return _save(fig, predicted, directory, "classification_map", "classification_map")
+    return _save(fig, label_values(predicted, label_ids), directory, "classification_map", "classification_map")
 
 
 def write_volume_slices(
@@ -127,7 +152,9 @@ def write_volume_slices(
     class_names: list[str],
     palette: list[tuple[int, int, int]],
     title: str = "",
+    label_ids: list[int] | None = None,
 ) -> list[Path]:
-    """Save the predicted label volume ``(D, H, W)`` as ``.npy`` and its orthogonal slices as a PNG."""
+    """Save the predicted label volume ``(D, H, W)`` as ``.npy`` (in the data's own label values, as
+    :func:`write_classification_map`) and its orthogonal slices as a PNG."""
     fig = volume_slices_figure(ground_truth, predicted, class_names, palette, title)
-    return _save(fig, predicted, directory, "label_volume_slices", "predicted_label_volume")
+    return _save(fig, label_values(predicted, label_ids), directory, "label_volume_slices", "predicted_label_volume")

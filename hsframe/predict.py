@@ -98,6 +98,7 @@ def predict_run(
     import mlflow
 
     from hsframe.config import RunConfig, logged_config
+    from hsframe.data.labels import classes_of
     from hsframe.data.resolve import resolve_dataset
     from hsframe.device import select_device
     from hsframe.figures import write_classification_map
@@ -124,11 +125,13 @@ def predict_run(
     model = _model(run_id, config, plugins, input_spec, console).to(device)
     pred, how = infer_scene_pixels(model, features, cfg, device, note=lambda msg: console.print(f"note: {msg}", highlight=False))
     pred_map = to_label_value(pred).reshape(h, w)
-    files = write_classification_map(out_dir, scene.labels, pred_map, facts["class_names"],
-                                     [tuple(c) for c in facts["palette"]], f"run {run_id[:8]} on {dataset}")
+    ids = facts.get("label_ids")  # the training data's own id of each class (runs before it: 1..K)
+    truth = classes_of(scene.label_values(scene.labels), ids)  # this scene's ground truth in the run's classes
+    files = write_classification_map(out_dir, truth, pred_map, facts["class_names"],
+                                     [tuple(c) for c in facts["palette"]], f"run {run_id[:8]} on {dataset}", label_ids=ids)
     if log_to_run:
         with mlflow.start_run(run_id=run_id):
             for f in files:
                 mlflow.log_artifact(str(f), f"predictions/{Path(dataset).name}")
-    counts = {int(k): int(v) for k, v in zip(*np.unique(pred_map, return_counts=True))}
+    counts = {int(k): int(v) for k, v in zip(*np.unique(to_label_value(pred, ids), return_counts=True))}
     return Prediction(run_id, Path(dataset).name, files, counts, how)

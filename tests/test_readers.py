@@ -478,11 +478,14 @@ def test_open_scene_defaults(tmp_path: Path) -> None:
     gt[0, 0], gt[7, 8] = 1, 3
     np.save(tmp_path / "gt.npy", gt)
     scene = open_scene(tmp_path / "my_scene.npy", tmp_path / "gt.npy", name="x")
-    assert scene.name == "x" and scene.class_names == ["class 1", "class 2", "class 3"]
+    assert scene.name == "x" and scene.class_names == ["class 1", "class 3"]  # ids 1, 3 renumbered 1, 2
+    assert scene.label_ids == [1, 3] and scene.labels[7, 8] == 2
     named = open_scene(tmp_path / "my_scene.npy", tmp_path / "gt.npy", class_names=["a", "b", "c", "d"])
     assert named.class_names == ["a", "b", "c", "d"]
-    with pytest.raises(HsframeError, match=r"2 class names .* up to class 3"):
-        open_scene(tmp_path / "my_scene.npy", tmp_path / "gt.npy", class_names=["a", "b"])
+    two = open_scene(tmp_path / "my_scene.npy", tmp_path / "gt.npy", class_names=["a", "b"])  # one name per id present
+    assert two.class_names == ["a", "b"] and two.label_ids == [1, 3]
+    with pytest.raises(HsframeError, match=r"class ids 1, 3 \(2 ids\), but 1 class names were given"):
+        open_scene(tmp_path / "my_scene.npy", tmp_path / "gt.npy", class_names=["a"])
 
 
 def test_read_array_returns_arrayfile_with_format_metadata(tmp_path: Path) -> None:

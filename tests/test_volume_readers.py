@@ -307,8 +307,8 @@ def test_label_remap_and_zero_label(tmp_path: Path) -> None:
     np.testing.assert_array_equal(vs.labels, [1, 0, 3, 0, 3])
     assert vs.num_classes == 3
     vs = open_volume_set(p, zero_label="class")
-    np.testing.assert_array_equal(vs.labels, [1, 2, 9, 6, 9])
-    assert vs.class_names[:2] == ["background", "class 1"] and vs.class_names[-1] == "class 8"
+    np.testing.assert_array_equal(vs.labels, [1, 2, 4, 3, 4])  # ids 1, 2, 6, 9 (stored 0, 1, 5, 8) renumbered 1..4
+    assert vs.class_names == ["background", "class 1", "class 5", "class 8"] and vs.label_ids == [1, 2, 6, 9]
     names = [f"n{i}" for i in range(9)]
     assert open_volume_set(p, zero_label="class", class_names=names).class_names == names
     with pytest.raises(HsframeError, match=r"8 class names .* up to class id 9.*first name is stored 0's"):

@@ -23,11 +23,14 @@ from hsframe.errors import HsframeError
 @click.option("--seed", type=int, help="Seed for split, weights and shuffling (same as --set seed=N).")
 @click.option("--seeds", help="Repeat over seeds, e.g. 0,1,2,3,4: one child MLflow run per seed under a parent with mean and std.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
+@click.option("--strict-labels", is_flag=True, help="Refuse label ids other than 1..K instead of renumbering them "
+              "(same as --set data.remap_labels=false).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
 @click.option("--resume", metavar="RUN_ID", help="Continue a run that did not finish (killed, crashed) after its last saved "
               "epoch, in the same MLflow run, with its logged config. See `hsframe runs`.")
-def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, tracking_uri, summary_json, resume) -> None:
+def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, strict_labels, tracking_uri, summary_json,
+        resume) -> None:
     """Train a model, evaluate it on held-out samples (pixels, voxels, windows, volumes) and record the run in MLflow.
 
     Each epoch saves a checkpoint to ./checkpoints/RUN_ID/last.pt (train.checkpoint_dir), deleted when
@@ -39,6 +42,8 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
     for given, key in ((dataset, "data.dataset"), (labels, "data.labels"), (seed, "seed"), (device, "train.device")):
         if given is not None and given != "":
             sets.append(f"{key}={given}")
+    if strict_labels:
+        sets.append("data.remap_labels=false")
     console = Console()
     with training_boundary("the MLflow run was marked KILLED; `hsframe run --resume RUN_ID` continues it from its last epoch.",
                            "[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact "

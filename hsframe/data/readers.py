@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hsframe.data.io import Array, Source, detect_format, integer_valued, materialize, select_array, squeezed_ndim, stem, supported_suffixes, to_nm
+from hsframe.data.labels import whole_label_values
 from hsframe.data.scene import Scene
 from hsframe.errors import HsframeError
 
@@ -149,8 +150,9 @@ def open_scene(
 
     Labels are read first so their ``(H, W)`` can settle the cube's axis order. Without labels
     every pixel is 0 (unlabeled), so a cube can still be predicted. ``class_names`` default to
-    the label file's ENVI class names, else ``["class 1", ..., "class K"]`` for K = max label.
-    The name defaults to the cube file's stem.
+    the label file's ENVI class names, else ``class <id>`` for each id the labels hold (ids other
+    than 1..K are renumbered by the :class:`Scene`). The name defaults to the cube file's stem.
+    ``Scene.nonfinite_replaced`` counts the NaN/Inf values ``nan_fill`` replaced.
     """
     labels_file = None
     if labels_path is not None:
@@ -166,8 +168,7 @@ def open_scene(
         labels = labels_file.data
         if labels.shape != cube.shape[:2]:
             raise HsframeError(_mismatch_message(cube_file, labels_file))
-    k = int(labels.max(initial=0))
-    names = _class_names(class_names, labels_file, k)
+    names = _class_names(class_names, labels_file, int(labels.max(initial=0)))
     rgb = cube_file.metadata.get("rgb_bands")
     return Scene(
         name=name or stem(Path(cube_path)),
@@ -176,6 +177,7 @@ def open_scene(
         class_names=names,
         wavelengths=cube_file.metadata.get("wavelengths"),
         rgb_bands=tuple(rgb) if rgb is not None else None,  # type: ignore[arg-type]
+        nonfinite_replaced=int(cube_file.metadata.get("nonfinite_replaced", 0)),
     )
 
 
@@ -317,7 +319,7 @@ def _read_labels(arr: Array, path: Path, name: str) -> np.ndarray:
             f"the labels in {where} hold {int((raw < 0).sum())} negative values (min {raw.min()}); "
             "labels must be 0 (unlabeled) or class ids 1..K. Map the negative ones to 0 in the file."
         )
-    return raw.astype(np.int64)
+    return whole_label_values(raw, f"the labels in {where}")  # int64, refusing values beyond it
 
 
 def _key_text(name: str) -> str:
@@ -357,14 +359,10 @@ def _mismatch_message(cube: ArrayFile, labels: ArrayFile) -> str:
 
 
 def _class_names(given: list[str] | None, labels: ArrayFile | None, k: int) -> list[str]:
+    """The given names, the file's names of ids 1..k, or none: the Scene names the ids it finds (never k names by the largest id)."""
     if given is not None:
-        if len(given) < k:
-            raise HsframeError(
-                f"{len(given)} class names were given but the labels go up to class {k}. "
-                "Give one name per class id 1..K."
-            )
         return list(given)
     from_file = labels.metadata.get("class_names") if labels is not None else None
     if from_file is not None and len(from_file) > k:
         return list(from_file[1 : k + 1])  # ENVI lists the name of id 0 (unclassified) first
-    return [f"class {i}" for i in range(1, k + 1)]
+    return []

@@ -22,6 +22,8 @@ class Scene(LabeledData):
         palette: K RGB colours (0-255) for maps, same order as ``class_names``.
         wavelengths: optional B band centres in nanometres.
         rgb_bands: optional band indices for a false-colour preview.
+        label_ids: the data's own id of each class when its labels were renumbered 1..K (see ``LabeledData``).
+        nonfinite_replaced: how many NaN/Inf cube values ``data.nan_fill`` replaced when it was read.
     """
 
     name: str
@@ -31,6 +33,8 @@ class Scene(LabeledData):
     palette: list[tuple[int, int, int]] = field(default_factory=list)
     wavelengths: np.ndarray | None = None
     rgb_bands: tuple[int, int, int] | None = None
+    label_ids: list[int] | None = None
+    nonfinite_replaced: int = 0
 
     def __post_init__(self) -> None:
         if self.cube.ndim != 3:

@@ -30,6 +30,7 @@ class FrameSeries(LabeledData):
         labels: ``(H, W)`` int64 per-pixel classes, or ``(T,)`` per-frame classes; 0 = unlabeled.
         class_names: K names, ``class_names[k - 1]`` names class id ``k``.
         timestamps: optional T strings (ISO dates) for the frames.
+        label_ids: the data's own id of each class when its labels were renumbered 1..K (see ``LabeledData``).
     """
 
     name: str
@@ -38,6 +39,7 @@ class FrameSeries(LabeledData):
     class_names: list[str]
     palette: list[tuple[int, int, int]] = field(default_factory=list)
     timestamps: list[str] | None = None
+    label_ids: list[int] | None = None
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4:

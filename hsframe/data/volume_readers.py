@@ -26,6 +26,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import numpy as np
 
 from hsframe.data.io import Array, FileFormat, detect_format, integer_valued, materialize, read_npy_header, select_array, squeezed_ndim, stem
+from hsframe.data.labels import MAX_CLASSES, check_int64
 from hsframe.data.series import FrameSeries
 from hsframe.data.volumes import LabeledVolume, VolumeSet
 from hsframe.errors import HsframeError
@@ -693,6 +694,7 @@ def _whole(raw: np.ndarray, where: str) -> np.ndarray:
                 f"(e.g. {raw[bad].flat[0]}). Is this an intensity or probability array? Name the label array with "
                 "data.labels_key, or threshold/round the labels in the file first."
             )
+    check_int64(raw, f"the labels in {where}")
     return raw.astype(np.int64)
 
 
@@ -701,9 +703,9 @@ def _parse_remap(label_remap: Mapping[Any, Any]) -> dict[int, int]:
         remap = {int(k): int(v) for k, v in dict(label_remap).items()}
     except (TypeError, ValueError):
         raise HsframeError(f"data.label_remap must map whole numbers to class ids, e.g. {{1: 1, 8: 5}}; got {label_remap!r}") from None
-    if any(v < 0 for v in remap.values()):
-        raise HsframeError(f"data.label_remap maps to negative ids {sorted(v for v in remap.values() if v < 0)}; "
-                           "class ids are 1..K (0 = unlabeled).")
+    if any(v < 0 or v > MAX_CLASSES for v in remap.values()):
+        raise HsframeError(f"data.label_remap maps to negative ids or ids above {MAX_CLASSES}: "
+                           f"{sorted(v for v in remap.values() if v < 0 or v > MAX_CLASSES)}; class ids are 1..K (0 = unlabeled).")
     return remap
 
 
@@ -728,7 +730,7 @@ def _labels_and_names(
             ids = np.where(keys[pos] == stored, values[pos], 0)  # not in the map -> unlabeled
         else:
             ids = np.zeros_like(stored)
-        k = int(values.max(initial=0))
+        k = int(values.max(initial=0))  # the map's targets are the class ids (at most MAX_CLASSES: _parse_remap)
         default = [f"class {i}" for i in range(1, k + 1)]
     else:
         if stored.size and stored.min() < 0:
@@ -736,20 +738,18 @@ def _labels_and_names(
                 f"the labels in {where} hold {int((stored < 0).sum())} negative values (min {int(stored.min())}); class "
                 "values must be >= 0 (0 = unlabeled). Map them with data.label_remap (values not in it become 0)."
             )
-        top = int(stored.max(initial=0))
-        if zero_label == "class":
-            ids, k = stored + 1, top + 1
-            default = ["background"] + [f"class {i}" for i in range(1, top + 1)]
+        if zero_label == "class":  # stored 0's name first, then one per stored value present: the data renumbers them
+            ids = stored + 1
+            default = ["background"] + [f"class {v}" for v in np.unique(stored[stored > 0]).tolist()]
         else:
-            ids, k = stored, top
-            default = [f"class {i}" for i in range(1, k + 1)]
+            ids, default = stored, []  # the data names the classes it finds
     if class_names is None:
         return ids, default
     names = [str(n) for n in class_names]
-    if len(names) < k:
-        first = " (with data.zero_label='class' the first name is stored 0's)" if zero_label == "class" else ""
+    k = int(ids.max(initial=0))
+    if len(names) < k and zero_label == "class":  # the usual slip: stored 0's name forgotten (the data checks the rest)
         raise HsframeError(f"{len(names)} class names were given but the labels in {where} go up to class id {k}; "
-                           f"give one name per class id 1..{k}{first}.")
+                           "with data.zero_label='class' the first name is stored 0's.")
     return ids, names
 
 

@@ -59,6 +59,7 @@ class VolumeSet(LabeledData):
         class_names: K names, ``class_names[k - 1]`` names class id ``k``.
         kind: "volume" (D is depth) or "sequence" (D is time: clips of frames).
         sources: optional N strings saying where each sample comes from (file names), for messages.
+        label_ids: the data's own id of each class when its labels were renumbered 1..K (see ``LabeledData``).
     """
 
     name: str
@@ -68,9 +69,10 @@ class VolumeSet(LabeledData):
     kind: str = "volume"
     palette: list[tuple[int, int, int]] = field(default_factory=list)
     sources: list[str] | None = None
+    label_ids: list[int] | None = None
 
     def __post_init__(self) -> None:
-        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        self.labels = np.asarray(self.labels).reshape(-1)  # any whole-number dtype: the base checks it
         if len(self.labels) != len(self.volumes):
             raise ValueError(f"{len(self.labels)} labels for {len(self.volumes)} volumes")
         if self.kind not in ("volume", "sequence"):
@@ -96,6 +98,7 @@ class LabeledVolume(LabeledData):
         labels: ``(D, H, W)`` int64 class ids; 0 = unlabeled, classes are 1..K.
         class_names: K names, ``class_names[k - 1]`` names class id ``k``.
         spacing: optional voxel size ``(d, h, w)`` in millimetres.
+        label_ids: the data's own id of each class when its labels were renumbered 1..K (see ``LabeledData``).
     """
 
     name: str
@@ -104,6 +107,7 @@ class LabeledVolume(LabeledData):
     class_names: list[str]
     palette: list[tuple[int, int, int]] = field(default_factory=list)
     spacing: tuple[float, float, float] | None = None
+    label_ids: list[int] | None = None
 
     def __post_init__(self) -> None:
         if self.volume.ndim != 4:

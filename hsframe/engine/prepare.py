@@ -20,7 +20,9 @@ def load_task(cfg: RunConfig, plugins: Plugins, spec: ModelSpec) -> Task:
             f"model '{spec.name}' serves {', '.join(spec.data_kinds)} data, but dataset '{dspec.name}' is {dspec.kind}; "
             f"pick a model that declares '{dspec.kind}' (see `hsframe plugins`)"
         )
-    return make_task(cfg, load_dataset(cfg, dspec))
+    task = make_task(cfg, load_dataset(cfg, dspec))
+    task.check_classes()
+    return task
 
 
 @dataclass

@@ -26,6 +26,12 @@ class Reporter:
         self.console.print(f"leakage: {leakage['test_in_train_window']:.1%} of test {unit} lie inside a training patch "
                            f"window; features fitted on {fitted}", highlight=False, soft_wrap=True)
 
+    def notices(self, lines: list[str]) -> None:
+        """What the data's task says the person should know (a label renumbering, a warning), once per loaded dataset."""
+        for line in lines:
+            style = "yellow" if line.startswith("warning") else ""
+            self.console.print(line, style=style, highlight=False, soft_wrap=True, markup=False)
+
     def resuming(self, run_id: str, epoch: int, epochs: int) -> None:
         self.console.print(f"resuming run {run_id} after epoch {epoch}/{epochs}", highlight=False)
 

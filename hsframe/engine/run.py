@@ -47,7 +47,9 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
     """
     started = time.perf_counter()
     spec = plugins.model(cfg.model)
-    task = load_task(cfg, plugins, spec) if task is None else task
+    if task is None:
+        task = load_task(cfg, plugins, spec)
+        reporter.notices(task.notices())
     prep = prepare(cfg, task, plugins)
     recorder.check()
 
@@ -109,6 +111,7 @@ def _record_inputs(recorder: Recorder, cfg: RunConfig, spec: ModelSpec, task: Ta
         **task.params(),
     })
     recorder.log_params(params)
+    task.record_data(recorder)
     recorder.log_metrics({f"leakage_{k}": float(v) for k, v in prep.leakage.items() if isinstance(v, (int, float))})
     recorder.log_dict(prep.leakage, "metrics/leakage_report.json")
     recorder.log_dict(cfg.model_dump(), "config/resolved_config.yaml")

@@ -23,6 +23,7 @@ def run_seeds(cfg: RunConfig, seeds: list[int], plugins: Plugins, recorder: Reco
     spec = plugins.model(cfg.model)
     # Load and check once, before the parent run exists: bad input must leave no run behind.
     task = load_task(cfg, plugins, spec)
+    reporter.notices(task.notices())
     prepare(cfg.model_copy(update={"seed": seeds[0]}), task, plugins)
     recorder.check()
     name = cfg.run_name or f"{spec.name}-{task.name}-seeds{','.join(map(str, seeds))}"

@@ -13,7 +13,9 @@ Every run, whatever the data, goes the same way through a :class:`Task`::
 Class ids: a dataset's label arrays hold label values (0 = unlabeled, 1..K = classes). Inside the
 engine classes are 0-based indices, -1 for unlabeled: :func:`to_class_index` and
 :func:`to_label_value` are the one place that shift happens, at the edge between label arrays
-(files, maps) and the engine.
+(files, maps) and the engine. Data whose labels held other ids (``{1, 2, 1000}``) was renumbered
+1..K when it was built (:mod:`hsframe.data.labels`); ``to_label_value(index, task.label_ids)``
+gives back the data's own ids, and :meth:`Task.check_classes` refuses class counts no run can take.
 
 A new kind of data is one new module: its data class, and a ``Task`` subclass decorated with
 ``@task_for(DataClass)``.
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 import numpy as np
 
 from hsframe.config import RunConfig
+from hsframe.data.labels import MAX_CLASSES, MIN_SAMPLES_PER_CLASS, label_values, mapping_text, shown_ids
 from hsframe.data.split import Split
 from hsframe.errors import HsframeError
 from hsframe.registry import InputSpec
@@ -46,9 +49,12 @@ def to_class_index(labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64) - 1
 
 
-def to_label_value(index: np.ndarray) -> np.ndarray:
-    """0-based class indices (-1 = none) -> label values (0 = none, 1..K), for maps and files."""
-    return np.asarray(index, dtype=np.int64) + 1
+def to_label_value(index: np.ndarray, label_ids: list[int] | None = None) -> np.ndarray:
+    """0-based class indices (-1 = none) -> label values (0 = none, 1..K), for maps and files.
+
+    ``label_ids``: the data's own id of each class when its labels were renumbered (``task.label_ids``).
+    """
+    return label_values(np.asarray(index, dtype=np.int64) + 1, label_ids)
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,40 @@ class Task(ABC):
         return self.data.palette
 
     @property
+    def label_ids(self) -> list[int] | None:
+        """The data's own id of each class when its labels were renumbered 1..K, else None."""
+        return getattr(self.data, "label_ids", None)
+
+    def check_classes(self) -> None:
+        """Refuse renumbered ids when ``data.remap_labels`` is off, and class counts no run can take."""
+        ids, k, unit = self.label_ids, self.num_classes, self.grid.unit
+        if ids is not None and not self.cfg.data.remap_labels:
+            raise HsframeError(f"dataset '{self.name}': labels hold class ids {shown_ids(ids)} ({len(ids)} ids), not 1..{k}; "
+                               "data.remap_labels=false (--strict-labels) refuses to renumber them")
+        labeled = int(np.count_nonzero(self.grid.labels))
+        if k > MAX_CLASSES or k * MIN_SAMPLES_PER_CLASS > labeled:
+            raise HsframeError(f"dataset '{self.name}' has {k} classes and {labeled} labeled {unit}: a run takes at most "
+                               f"{MAX_CLASSES} classes and at least {MIN_SAMPLES_PER_CLASS} labeled {unit} per class "
+                               "(is the label array a label map?)")
+
+    def notices(self) -> list[str]:
+        """What the person at the terminal should know about the data, once per loaded dataset."""
+        ids = self.label_ids
+        if ids is None:
+            return []
+        return [f"labels: class ids {shown_ids(ids)} renumbered as classes 1..{len(ids)} (mapping in data/label_mapping.json; "
+                "predictions are written with the original ids; --strict-labels refuses instead)"]
+
+    def record_data(self, recorder: "Recorder") -> None:
+        """Record what building the data did to it: the label renumbering (param ``label_mapping`` and
+        ``data/label_mapping.json``). Subclasses add their own (a scene's replaced NaN values)."""
+        ids = self.label_ids
+        if ids is not None:
+            recorder.log_params({"label_mapping": mapping_text(ids)})
+            recorder.log_dict({"original_id_to_class": {str(v): k for k, v in enumerate(ids, 1)},
+                               "class_names": list(self.class_names)}, "data/label_mapping.json")
+
+    @property
     def targets(self) -> np.ndarray:
         """``(S,)`` 0-based class index of every sample, -1 where unlabeled."""
         return to_class_index(self.labels)
@@ -195,9 +235,10 @@ class Task(ABC):
         """
         by_sample = self.by_sample(index, pred)
         rows = ["sample,source,true,predicted"]
-        labels = to_label_value(self.targets)
+        labels = to_label_value(self.targets, self.label_ids)
+        predicted = to_label_value(by_sample, self.label_ids)
         for i in split.samples.test:
-            rows.append(f"{i},{self.sample_source_text(int(i))},{labels[i]},{to_label_value(by_sample[i])}")
+            rows.append(f"{i},{self.sample_source_text(int(i))},{labels[i]},{predicted[i]}")
         recorder.log_text("\n".join(rows) + "\n", "predictions/test_predictions.csv")
         return {}
 

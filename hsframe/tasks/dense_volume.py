@@ -64,5 +64,6 @@ class DenseVolumeTask(Task):
 
         predicted = to_label_value(self.by_sample(index, pred)).reshape(self.grid.labels.shape)
         self.record_map(recorder, lambda folder: write_volume_slices(
-            folder, self.grid.labels, predicted, self.class_names, self.palette, f"{caption}: OA {metrics['test_oa']:.4f}"))
+            folder, self.grid.labels, predicted, self.class_names, self.palette, f"{caption}: OA {metrics['test_oa']:.4f}",
+            label_ids=self.label_ids))
         return {}

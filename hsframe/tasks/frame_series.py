@@ -89,13 +89,17 @@ class PixelSeriesTask(_SeriesTask):
         return np.arange(self.labels.size) if self.cfg.eval.full_map else split.samples.test
 
     def pixel_vote(self, index: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Majority vote over each pixel's windows: ``(pixels, 0-based class)`` for the pixels ``index`` reaches."""
-        n = self.grid.labels.size
-        pix = index % n
-        votes = np.zeros((n, self.num_classes), np.int64)
-        np.add.at(votes, (pix, pred), 1)
-        pixels = np.unique(pix)
-        return pixels, votes[pixels].argmax(1)
+        """Majority vote over each pixel's windows: ``(pixels, 0-based class)`` for the pixels ``index`` reaches.
+
+        Ties go to the lower class. Counted over (pixel, class) pairs that occur, never a pixels x classes table.
+        """
+        k = max(self.num_classes, 1)
+        pairs, counts = np.unique((np.asarray(index) % self.grid.labels.size) * k + np.asarray(pred), return_counts=True)
+        pix, cls = pairs // k, pairs % k
+        order = np.lexsort((cls, -counts, pix))  # per pixel: most votes first, then the lower class
+        pix, cls = pix[order], cls[order]
+        first = np.r_[True, pix[1:] != pix[:-1]]
+        return pix[first], cls[first]
 
     def record_outputs(self, recorder: "Recorder", split: TaskSplit, index: np.ndarray, pred: np.ndarray,
                        caption: str, metrics: dict[str, float]) -> dict[str, float]:
@@ -109,7 +113,7 @@ class PixelSeriesTask(_SeriesTask):
         vote_oa = float((vote_map[test_pixels] == labels.reshape(-1)[test_pixels]).mean())
         self.record_map(recorder, lambda folder: write_classification_map(
             folder, labels, vote_map.reshape(labels.shape), self.class_names, self.palette,
-            f"{caption}: vote over windows, test OA {vote_oa:.4f}"))
+            f"{caption}: vote over windows, test OA {vote_oa:.4f}", label_ids=self.label_ids))
         return {"test_oa_pixel_vote": vote_oa}
 
 

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
     from hsframe.recording import Recorder
 
+# Above this share of the cube's values replaced by data.nan_fill, the run warns: it learns mostly the fill value.
+NAN_WARN_FRACTION = 0.5
+
 
 def feature_bands(cfg: RunConfig, scene: Scene) -> int:
     """How many bands the model sees: PCA components, or the bands left after removal."""
@@ -62,6 +65,25 @@ class SceneTask(Task):
     def describe(self) -> str:
         return str(self.data.shape)
 
+    @property
+    def nan_replaced(self) -> tuple[int, float]:
+        """How many cube values ``data.nan_fill`` replaced, and their share of the cube."""
+        n = int(self.data.nonfinite_replaced)
+        return n, n / max(self.data.cube.size, 1)
+
+    def notices(self) -> list[str]:
+        n, share = self.nan_replaced
+        warn = []
+        if share > NAN_WARN_FRACTION:
+            warn = [f"warning: {share:.1%} of the cube's values ({n:,} of {self.data.cube.size:,}) were NaN/Inf, replaced by "
+                    f"data.nan_fill={self.cfg.data.nan_fill:g}: the model mostly sees the fill value"]
+        return warn + super().notices()
+
+    def record_data(self, recorder: "Recorder") -> None:
+        super().record_data(recorder)
+        n, share = self.nan_replaced
+        recorder.log_metrics({"data_nan_replaced": float(n), "data_nan_replaced_fraction": share})
+
     def params(self) -> dict[str, Any]:
         h, w, b = self.data.shape
         d = self.cfg.data
@@ -90,7 +112,7 @@ class SceneTask(Task):
             torch.save(pre.state(), Path(tmp) / "preprocessor.pt")
             recorder.log_file(Path(tmp) / "preprocessor.pt", "preprocess")
         recorder.log_dict({"dataset": scene.name, "bands": b, "class_names": scene.class_names,
-                           "palette": [list(c) for c in scene.palette]}, "preprocess/scene.json")
+                           "palette": [list(c) for c in scene.palette], "label_ids": scene.original_ids}, "preprocess/scene.json")
         metrics = {}
         if pre.explained_variance_ratio is not None:
             metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
@@ -110,7 +132,7 @@ class SceneTask(Task):
             shown = np.where(self.labels > 0, shown, 0)
         self.record_map(recorder, lambda folder: write_classification_map(
             folder, scene.labels, shown.reshape(scene.labels.shape), scene.class_names, scene.palette,
-            f"{caption}: OA {metrics['test_oa']:.4f}"))
+            f"{caption}: OA {metrics['test_oa']:.4f}", label_ids=self.label_ids))
         return {}
 
 
