@@ -18,9 +18,45 @@ from hsframe.stores import _sqlite_is_current, display_uri, file_lock, normalize
 from hsframe.tracking import TrackingSettings, _experiment_id, check_store, load_settings
 
 PARALLEL = 8
+MANY = 16  # the issue's second count: each process does to the store what a first run does, without the training
 # The cheapest real run: one epoch, the smallest HybridSN sizes; one thread each so that eight share the cores.
 RUN = ["run", "--set", "train.epochs=1", "--set", "data.patch_size=9", "--set", "data.pca_components=13",
        "--set", "train.batch_size=64"]
+# A first run's store traffic through the recorder a run uses: check (create and migrate), experiment, a run with
+# params, per-epoch and test metrics and an artifact, ended FINISHED. One process imports MLflow and hsframe, then
+# forks the N processes that write (so that 16 do not each spend seconds importing on two cores).
+RECORD = """
+import os, sys, traceback
+from hsframe.recording.mlflow_recorder import MLflowRecorder
+from hsframe.tracking import TrackingSettings
+
+def record(uri, seed, artifacts):
+    recorder = MLflowRecorder(TrackingSettings(tracking_uri=uri, artifact_location=artifacts))
+    recorder.check()
+    with recorder.run(f"seed {seed}", {"model": "hybridsn"}):
+        recorder.log_params({"seed": seed, "model": "hybridsn"})
+        for epoch in range(3):
+            recorder.log_metrics({"train_loss": 1.0 / (epoch + 1), "val_oa": 0.5 + epoch / 10}, step=epoch)
+        recorder.log_metrics({"test_oa": 0.9})
+        recorder.log_dict({"seed": seed}, "config/resolved_config.yaml")
+
+uri, n, artifacts = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+children = []
+for seed in range(n):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            record(uri, str(seed), artifacts)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush(); sys.stderr.flush()
+        os._exit(code)
+    children.append(pid)
+failed = sum(os.waitpid(pid, 0)[1] != 0 for pid in children)
+sys.exit(f"{failed}/{n} recordings failed" if failed else 0)
+"""
 
 
 def _env() -> dict[str, str]:
@@ -28,12 +64,12 @@ def _env() -> dict[str, str]:
     return {**env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _parallel_runs(uri: str, cwd: Path) -> tuple[list[subprocess.CompletedProcess], float]:
-    """PARALLEL real `hsframe run`s started at once into ``uri``; their results and the wall time."""
+def _parallel_runs(uri: str, cwd: Path, n: int = PARALLEL) -> tuple[list[subprocess.CompletedProcess], float]:
+    """``n`` real `hsframe run`s started at once into ``uri``; their results and the wall time."""
     started = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "hsframe", *RUN, "--seed", str(i), "--tracking-uri", uri],
                               cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(PARALLEL)]
+             for i in range(n)]
     results = []
     for p in procs:
         out, _ = p.communicate(timeout=600)
@@ -41,18 +77,20 @@ def _parallel_runs(uri: str, cwd: Path) -> tuple[list[subprocess.CompletedProces
     return results, time.perf_counter() - started
 
 
-def _check_all_finished(uri: str, results: list[subprocess.CompletedProcess], seconds: float, label: str) -> None:
+def _check_all_finished(uri: str, results: list[subprocess.CompletedProcess], seconds: float, label: str, n: int = PARALLEL) -> None:
     failed = [r.stdout[-1500:] for r in results if r.returncode != 0]
-    assert not failed, f"{len(failed)}/{PARALLEL} runs failed; first:\n{failed[0]}"
+    assert not failed, f"{len(failed)} of the processes failed; first:\n{failed[0]}"
     runs = runs_of(uri)
-    assert len(runs) == PARALLEL
-    assert [r.info.status for r in runs] == ["FINISHED"] * PARALLEL
+    assert len(runs) == n
+    assert [r.info.status for r in runs] == ["FINISHED"] * n
     assert all("test_oa" in r.data.metrics and "val_oa" in r.data.metrics for r in runs)  # no metric lost
-    assert sorted(r.data.params["seed"] for r in runs) == sorted(str(i) for i in range(PARALLEL))
+    assert sorted(r.data.params["seed"] for r in runs) == sorted(str(i) for i in range(n))
     import mlflow
 
-    assert sorted(e.name for e in mlflow.MlflowClient(uri).search_experiments()) == ["Default", "hsframe"]  # created once
-    print(f"{label}: {PARALLEL}/{PARALLEL} parallel runs FINISHED in {seconds:.1f} s")
+    client = mlflow.MlflowClient(uri)
+    assert sorted(e.name for e in client.search_experiments()) == ["Default", "hsframe"]  # created once
+    assert all(any(a.path == "config" for a in client.list_artifacts(r.info.run_id)) for r in runs)  # no artifact lost
+    print(f"{label}: {n}/{n} parallel runs FINISHED in {seconds:.1f} s")
 
 
 def test_parallel_first_runs_into_a_fresh_sqlite_file(tmp_path):
@@ -63,6 +101,16 @@ def test_parallel_first_runs_into_a_fresh_sqlite_file(tmp_path):
     results, seconds = _parallel_runs(uri, tmp_path)
     _check_all_finished(uri, results, seconds, "SQLite (fresh file)")
     assert (db.parent / "mlflow.db.lock").exists()  # created and migrated under this lock
+
+
+def test_sixteen_parallel_first_recordings_into_a_fresh_sqlite_file(tmp_path):
+    db = tmp_path / "fresh" / "mlflow.db"
+    db.parent.mkdir()
+    uri = f"sqlite:///{db}"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", RECORD, uri, str(MANY), str(tmp_path / "mlartifacts")], cwd=tmp_path, env=_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    _check_all_finished(uri, [done], time.perf_counter() - started, f"SQLite (fresh file, {MANY} forked recordings)", n=MANY)
 
 
 def test_parallel_first_runs_into_postgresql(postgres_url, tmp_path):
