@@ -27,7 +27,7 @@ from hsframe.plugins import load_plugins
 FORMATS = sorted(load_plugins().formats)  # every registered format: a new one is fuzzed once it has a writer
 EXAMPLE_TIMEOUT_S = 10  # one damaged file; a hang fails the example
 RSS_GROWTH_BOUND = 1 << 30  # peak memory may not grow by more than 1 GiB over all the examples of a test
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def test_every_registered_format_is_fuzzed() -> None:
@@ -52,12 +52,17 @@ def _time_limit(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _read(path: Path) -> None:
+def _load(path: Path):
     """What ``hsframe run --dataset PATH`` does with the file: resolve it as a scene and load it."""
     cfg = load_config({"data.dataset": str(path)}, model="hybridsn")
+    return load_dataset(cfg, file_dataset(cfg, path))
+
+
+def _read(path: Path) -> None:
+    """:func:`_load`, which must give a scene or one line of HsframeError, in time."""
     with _time_limit(EXAMPLE_TIMEOUT_S):
         try:
-            data = load_dataset(cfg, file_dataset(cfg, path))
+            data = _load(path)
         except HsframeError as exc:
             message = str(exc)
             assert message and "\n" not in message, f"not one line: {message!r}"
@@ -162,6 +167,7 @@ def test_an_envi_header_that_disagrees_with_its_image_is_one_line(changes: dict)
 
 @pytest.mark.parametrize("field, value, expected", [
     ("data type", 99, r"c\.hdr: ENVI 'data type = 99' is not a data type ENVI defines; valid: 1 \(uint8\), 2 \(int16\)"),
+    ("samples", 4, r"ENVI image .*c\.img does not match its header .*c\.hdr: 6x4x4 float32 values need 384 bytes .* has 480"),  # was read
     ("samples", 7, r"ENVI image .*c\.img does not match its header .*c\.hdr: 6x7x4 float32 values need 672 bytes .* has 480"),
     ("data type", 5, r"ENVI image .*c\.img does not match its header .*c\.hdr: 6x5x4 float64 values need 960 bytes .* has 480"),
 ])
@@ -172,7 +178,7 @@ def test_envi_header_errors_name_the_header_and_the_field(tmp_path: Path, field:
     kept = [line for line in text.splitlines() if line.split("=")[0].strip().lower() != field]
     header.write_text("\n".join([*kept, f"{field} = {value}"]) + "\n")
     with pytest.raises(HsframeError, match=expected):
-        load_dataset(cfg := load_config({"data.dataset": str(header)}, model="hybridsn"), file_dataset(cfg, header))
+        _load(header)
 
 
 def test_a_damaged_copy_leaves_the_original_writer_intact(tmp_path: Path) -> None:
@@ -180,7 +186,53 @@ def test_a_damaged_copy_leaves_the_original_writer_intact(tmp_path: Path) -> Non
     for name in FORMATS:
         folder = tmp_path / name
         folder.mkdir()
-        path = WRITERS[name](folder)
-        cfg = load_config({"data.dataset": str(path)}, model="hybridsn")
-        assert isinstance(load_dataset(cfg, file_dataset(cfg, path)), Scene)
+        assert isinstance(_load(WRITERS[name](folder)), Scene)
         shutil.rmtree(folder)
+
+
+# ----------------------------------------------------------------------------- headers that claim a huge array
+
+HUGE = (10**6, 10**6, 1000)  # 4 * 10^15 bytes of float32
+
+
+def _npz_claiming_huge(d: Path) -> Path:
+    import io
+    import zipfile
+
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": HUGE})
+    member.write(b"\0" * 64)
+    with zipfile.ZipFile(d / "huge.npz", "w") as z:
+        z.writestr("cube.npy", member.getvalue())
+    return d / "huge.npz"
+
+
+def _hdf5_claiming_huge(d: Path) -> Path:
+    import h5py
+
+    with h5py.File(d / "huge.h5", "w") as f:
+        f.create_dataset("cube", shape=HUGE, dtype="f4", chunks=(1, 64, 64))  # no chunk written: a tiny file
+    return d / "huge.h5"
+
+
+@pytest.mark.parametrize("write", [_npz_claiming_huge, _hdf5_claiming_huge])
+def test_a_header_claiming_a_huge_array_is_refused_before_anything_is_allocated(tmp_path: Path, write) -> None:
+    path = write(tmp_path)
+    before = _peak_rss()
+    with pytest.raises(HsframeError, match=r"not enough memory to read .*huge\.\w+ \(it claims 1000000x1000000x1000 float32 values "
+                                           r"\(3,725,290\.3 GiB\), more than this machine's .* GiB of memory\): if the file is not that "
+                                           r"big, it is damaged"):
+        _load(path)
+    assert _peak_rss() - before < RSS_GROWTH_BOUND
+
+
+def test_a_library_error_over_several_lines_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hsframe.data.io.npy import NpyFormat
+
+    def broken(self, path):
+        raise ValueError("bad header\n  at byte 12\n")
+
+    monkeypatch.setattr(NpyFormat, "open", broken)
+    with pytest.raises(HsframeError) as info:
+        _load(WRITERS["npy"](tmp_path))
+    assert str(info.value).startswith(f"could not read {tmp_path / 'c.npy'} as a NumPy .npy file: ValueError: bad header at byte 12. ")
