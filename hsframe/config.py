@@ -312,7 +312,7 @@ def resolve(layers: list[tuple[str, Mapping[str, Any]]], splits: Mapping[str, "S
 def _split_section(section: dict[str, Any], splits: Mapping[str, "SplitMethod"]) -> dict[str, Any]:
     """``{"method": m, **options}``: the chosen method's options, typed, with their defaults."""
     name = section.get("method")
-    if name not in splits:
+    if not isinstance(name, str) or name not in splits:  # a list or a mapping is no name (and not hashable)
         close = difflib.get_close_matches(str(name), list(splits), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise HsframeError(f"unknown split method '{name}' (split.method).{hint} Available: {', '.join(sorted(splits))}.")

@@ -4,6 +4,9 @@
   run writes: MLflow creates its tables and runs its migrations in whichever process opens a fresh file
   first, and parallel first runs used to race there (``table ... already exists``). A write that still
   finds the file locked is retried with a bounded exponential backoff (:func:`retry_locked`).
+  A store that holds MLflow's tables but not a schema MLflow can open or upgrade (left half-migrated by
+  parallel starts without the lock, or by an interrupted upgrade) is refused before any run, with the
+  repair that works for it (:func:`check_sqlite_schema`).
 * PostgreSQL (and other SQLAlchemy servers): probed with a short connect timeout, so an unreachable
   server fails in seconds with one line; created and migrated under a PostgreSQL advisory lock, so
   parallel first runs against a fresh database do not race MLflow's migrations either.
@@ -156,6 +159,8 @@ def prepare_store(uri: str) -> None:
             _open(uri)
         else:
             with file_lock(path.with_name(path.name + ".lock"), f"the tracking store {uri}"):
+                if not _sqlite_is_current(path):  # not created meanwhile by the process that held the lock
+                    check_sqlite_schema(uri, path)
                 _open(uri)
     elif backend in _SERVERS:
         with _server_lock(uri):
@@ -202,12 +207,189 @@ def _sqlite_is_current(path: Path) -> bool:
 
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         try:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
         finally:
             conn.close()
-        return row is not None and row[0] == _get_latest_schema_revision()
+        return rows == [(_get_latest_schema_revision(),)]  # one row: two are what racing migrations leave
     except Exception:  # no such table, a locked or foreign file, another MLflow: let the locked path decide
         return False
+
+
+def check_sqlite_schema(uri: str, path: Path) -> None:
+    """Refuse, with the repair that works, an SQLite store that holds MLflow tables MLflow cannot open.
+
+    What MLflow would do to the store (create the missing tables and migrate, or ``mlflow db upgrade``)
+    is first tried on a copy, so a half-migrated store is neither changed nor half-upgraded further. A
+    store that opens or upgrades cleanly on the copy passes (MLflow upgrades it as it opens it); a broken
+    one gets the repair that keeps
+    its runs where there is one (record the revision, or drop the empty tables a later migration
+    created too early), else a backup or a new store.
+    """
+    import sqlalchemy
+    from mlflow.store.db.utils import _all_tables_exist, _get_latest_schema_revision
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    head = _get_latest_schema_revision()
+    revisions = _recorded_revisions(path)
+    with _scratch_copy(path) as copy:
+        engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
+        try:
+            tables = _schema(engine)
+            if not tables:
+                return  # an empty database: MLflow creates its tables
+            complete = _all_tables_exist(engine)
+        finally:
+            engine.dispose()
+    recorded = ", ".join(revisions) if revisions else "none"
+    unknown = [r for r in revisions if not _known_revision(r)]
+    if unknown:
+        raise HsframeError(f"tracking store {uri} has MLflow schema revision {', '.join(unknown)}, which this MLflow does not know "
+                           f"(a newer MLflow made it); upgrade MLflow (pip install -U mlflow) or point tracking_uri in mlflow.yml elsewhere")
+    what = f"tracking store {uri} is half-migrated (recorded schema revision: {recorded}; this MLflow's: {head})"
+    if complete and tables == _head_schema():
+        raise HsframeError(
+            f"{what}: its tables match this MLflow's schema but alembic_version does not say so, which `mlflow db upgrade` cannot repair; "
+            f"back up {path}, then record it: sqlite3 {path} \"DROP TABLE IF EXISTS alembic_version; CREATE TABLE alembic_version "
+            f"(version_num VARCHAR(32) NOT NULL PRIMARY KEY); INSERT INTO alembic_version VALUES ('{head}')\""
+        )
+    error = _try_upgrade(path, complete, drop=[])
+    if error is None:
+        return  # an older, consistent store: MLflow upgrades it as it opens it (under the lock), or says to run `mlflow db upgrade`
+    dropped: list[str] = []
+    while (table := _premature_table(error)) and table not in dropped and _is_empty(path, table) and len(dropped) < 8:
+        dropped.append(table)
+        if (error := _try_upgrade(path, complete, drop=dropped)) is None:
+            drops = "; ".join(f"DROP TABLE {t}" for t in dropped)
+            tables = f"tables {', '.join(dropped)} exist" if len(dropped) > 1 else f"table {dropped[0]} exists"
+            raise HsframeError(f"{what}: a later migration's empty {tables} too early, so upgrading it fails; back up {path}, "
+                               f"then: sqlite3 {path} \"{drops}\" && mlflow db upgrade {uri}")
+    reason = " ".join(str(getattr(error, "orig", None) or error).split())[:200]
+    raise HsframeError(
+        f"{what}: upgrading it fails ({reason}), which `mlflow db upgrade` cannot repair either; restore a backup of {path}, "
+        f"or move it aside (mv {path} {path}.broken) and rerun to start a new store (the old runs' rows stay readable in "
+        f"{path}.broken with sqlite3, their artifacts where they are)"
+    )
+
+
+def _recorded_revisions(path: Path) -> list[str]:
+    """The rows of ``alembic_version`` (none when the table is missing; several when parallel starts both wrote one)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        return [str(row[0]) for row in conn.execute("SELECT version_num FROM alembic_version")]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
+    finally:
+        conn.close()
+
+
+def _known_revision(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    try:
+        return ScriptDirectory.from_config(_get_alembic_config(db_url="")).get_revision(revision) is not None
+    except Exception:
+        return False
+
+
+def _schema(engine: Any) -> dict[str, frozenset[str]]:
+    """Table name -> column names, without alembic's bookkeeping."""
+    import sqlalchemy
+
+    inspector = sqlalchemy.inspect(engine)
+    return {t: frozenset(c["name"] for c in inspector.get_columns(t)) for t in inspector.get_table_names() if not t.startswith("alembic_")}
+
+
+def _head_schema() -> dict[str, frozenset[str]]:
+    """The tables and columns of a store that this MLflow creates from scratch."""
+    import tempfile
+
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
+
+    with tempfile.TemporaryDirectory(prefix="hsframe-schema-") as folder, _quiet_migrations():
+        engine = sqlalchemy.create_engine(f"sqlite:///{Path(folder) / 'head.db'}")
+        try:
+            _initialize_tables(engine)
+            return _schema(engine)
+        finally:
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def _scratch_copy(path: Path) -> Iterator[Path]:
+    """A consistent copy of the database (SQLite's backup API) in a temporary folder."""
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hsframe-store-") as folder:
+        copy = Path(folder) / path.name
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        target = sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        yield copy
+
+
+def _try_upgrade(path: Path, complete: bool, drop: list[str]) -> Exception | None:
+    """What MLflow would do to the store (create missing tables and migrate, or ``mlflow db upgrade``),
+    done to a copy after dropping ``drop``; the error it raised, or None."""
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables, _upgrade_db, _verify_schema
+
+    with _scratch_copy(path) as copy, _quiet_migrations():
+        engine = sqlalchemy.create_engine(f"sqlite:///{copy}")
+        try:
+            with engine.begin() as conn:
+                for table in drop:
+                    conn.exec_driver_sql(f'DROP TABLE "{table}"')
+            _initialize_tables(engine) if not complete else _upgrade_db(engine)
+            _verify_schema(engine)
+            return None
+        except Exception as exc:
+            return exc
+        finally:
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def _quiet_migrations() -> Iterator[None]:
+    """MLflow's "Creating initial MLflow database tables..." about a scratch database is noise."""
+    import logging
+
+    logger = logging.getLogger("mlflow.store.db.utils")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _premature_table(error: Exception) -> str | None:
+    """The table of "table X already exists": a later migration's table that parallel starts created early."""
+    import re
+
+    match = re.search(r"table (\w+) already exists", str(error))
+    return match.group(1) if match else None
+
+
+def _is_empty(path: Path, table: str) -> bool:
+    import sqlite3
+
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] == 0
+    finally:
+        conn.close()
 
 
 def _open(uri: str) -> None:

@@ -18,9 +18,45 @@ from hsframe.stores import _sqlite_is_current, display_uri, file_lock, normalize
 from hsframe.tracking import TrackingSettings, _experiment_id, check_store, load_settings
 
 PARALLEL = 8
+MANY = 16  # the issue's second count: each process does to the store what a first run does, without the training
 # The cheapest real run: one epoch, the smallest HybridSN sizes; one thread each so that eight share the cores.
 RUN = ["run", "--set", "train.epochs=1", "--set", "data.patch_size=9", "--set", "data.pca_components=13",
        "--set", "train.batch_size=64"]
+# A first run's store traffic through the recorder a run uses: check (create and migrate), experiment, a run with
+# params, per-epoch and test metrics and an artifact, ended FINISHED. One process imports MLflow and hsframe, then
+# forks the N processes that write (so that 16 do not each spend seconds importing on two cores).
+RECORD = """
+import os, sys, traceback
+from hsframe.recording.mlflow_recorder import MLflowRecorder
+from hsframe.tracking import TrackingSettings
+
+def record(uri, seed, artifacts):
+    recorder = MLflowRecorder(TrackingSettings(tracking_uri=uri, artifact_location=artifacts))
+    recorder.check()
+    with recorder.run(f"seed {seed}", {"model": "hybridsn"}):
+        recorder.log_params({"seed": seed, "model": "hybridsn"})
+        for epoch in range(3):
+            recorder.log_metrics({"train_loss": 1.0 / (epoch + 1), "val_oa": 0.5 + epoch / 10}, step=epoch)
+        recorder.log_metrics({"test_oa": 0.9})
+        recorder.log_dict({"seed": seed}, "config/resolved_config.yaml")
+
+uri, n, artifacts = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+children = []
+for seed in range(n):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            record(uri, str(seed), artifacts)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush(); sys.stderr.flush()
+        os._exit(code)
+    children.append(pid)
+failed = sum(os.waitpid(pid, 0)[1] != 0 for pid in children)
+sys.exit(f"{failed}/{n} recordings failed" if failed else 0)
+"""
 
 
 def _env() -> dict[str, str]:
@@ -28,12 +64,12 @@ def _env() -> dict[str, str]:
     return {**env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _parallel_runs(uri: str, cwd: Path) -> tuple[list[subprocess.CompletedProcess], float]:
-    """PARALLEL real `hsframe run`s started at once into ``uri``; their results and the wall time."""
+def _parallel_runs(uri: str, cwd: Path, n: int = PARALLEL) -> tuple[list[subprocess.CompletedProcess], float]:
+    """``n`` real `hsframe run`s started at once into ``uri``; their results and the wall time."""
     started = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "hsframe", *RUN, "--seed", str(i), "--tracking-uri", uri],
                               cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(PARALLEL)]
+             for i in range(n)]
     results = []
     for p in procs:
         out, _ = p.communicate(timeout=600)
@@ -41,18 +77,20 @@ def _parallel_runs(uri: str, cwd: Path) -> tuple[list[subprocess.CompletedProces
     return results, time.perf_counter() - started
 
 
-def _check_all_finished(uri: str, results: list[subprocess.CompletedProcess], seconds: float, label: str) -> None:
+def _check_all_finished(uri: str, results: list[subprocess.CompletedProcess], seconds: float, label: str, n: int = PARALLEL) -> None:
     failed = [r.stdout[-1500:] for r in results if r.returncode != 0]
-    assert not failed, f"{len(failed)}/{PARALLEL} runs failed; first:\n{failed[0]}"
+    assert not failed, f"{len(failed)} of the processes failed; first:\n{failed[0]}"
     runs = runs_of(uri)
-    assert len(runs) == PARALLEL
-    assert [r.info.status for r in runs] == ["FINISHED"] * PARALLEL
+    assert len(runs) == n
+    assert [r.info.status for r in runs] == ["FINISHED"] * n
     assert all("test_oa" in r.data.metrics and "val_oa" in r.data.metrics for r in runs)  # no metric lost
-    assert sorted(r.data.params["seed"] for r in runs) == sorted(str(i) for i in range(PARALLEL))
+    assert sorted(r.data.params["seed"] for r in runs) == sorted(str(i) for i in range(n))
     import mlflow
 
-    assert sorted(e.name for e in mlflow.MlflowClient(uri).search_experiments()) == ["Default", "hsframe"]  # created once
-    print(f"{label}: {PARALLEL}/{PARALLEL} parallel runs FINISHED in {seconds:.1f} s")
+    client = mlflow.MlflowClient(uri)
+    assert sorted(e.name for e in client.search_experiments()) == ["Default", "hsframe"]  # created once
+    assert all(any(a.path == "config" for a in client.list_artifacts(r.info.run_id)) for r in runs)  # no artifact lost
+    print(f"{label}: {n}/{n} parallel runs FINISHED in {seconds:.1f} s")
 
 
 def test_parallel_first_runs_into_a_fresh_sqlite_file(tmp_path):
@@ -63,6 +101,16 @@ def test_parallel_first_runs_into_a_fresh_sqlite_file(tmp_path):
     results, seconds = _parallel_runs(uri, tmp_path)
     _check_all_finished(uri, results, seconds, "SQLite (fresh file)")
     assert (db.parent / "mlflow.db.lock").exists()  # created and migrated under this lock
+
+
+def test_sixteen_parallel_first_recordings_into_a_fresh_sqlite_file(tmp_path):
+    db = tmp_path / "fresh" / "mlflow.db"
+    db.parent.mkdir()
+    uri = f"sqlite:///{db}"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", RECORD, uri, str(MANY), str(tmp_path / "mlartifacts")], cwd=tmp_path, env=_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    _check_all_finished(uri, [done], time.perf_counter() - started, f"SQLite (fresh file, {MANY} forked recordings)", n=MANY)
 
 
 def test_parallel_first_runs_into_postgresql(postgres_url, tmp_path):
@@ -245,3 +293,132 @@ def test_a_sqlite_path_that_is_no_database_fails_at_once(tmp_path):
     with pytest.raises(HsframeError, match=r"cannot open tracking store .*notes\.db: file is not a database; is .* an SQLite database"):
         check_store(TrackingSettings(tracking_uri=f"sqlite:///{tmp_path / 'notes.db'}"))
     assert time.perf_counter() - started < 10  # MLflow alone retries such files for about 100 s
+
+
+# A store left half-migrated: what parallel starts without the lock (or an interrupted upgrade) leave behind.
+
+def _store_with_a_run(tmp_path: Path) -> tuple[Path, str]:
+    """A complete store holding one FINISHED run, copied to a path no MLflow client has opened yet in this process."""
+    import shutil
+
+    import mlflow
+
+    made = tmp_path / "made.db"
+    made_uri = f"sqlite:///{made}"
+    prepare_store(made_uri)
+    client = mlflow.MlflowClient(made_uri)
+    run = client.create_run(client.create_experiment("kept", artifact_location=(tmp_path / "art").as_uri()))
+    client.log_metric(run.info.run_id, "test_oa", 0.9)
+    client.set_terminated(run.info.run_id, "FINISHED")
+    db = tmp_path / "mlflow.db"
+    shutil.copy(made, db)
+    return db, run.info.run_id
+
+
+def _migrated_to(db: Path, revision: str) -> None:
+    """A fresh store created and migrated with alembic up to ``revision`` only (an older MLflow's store)."""
+    import sqlalchemy
+    from alembic import command
+    from mlflow.store.db.utils import _get_alembic_config
+    from mlflow.store.tracking.dbmodels.initial_models import Base as InitialBase
+
+    uri = f"sqlite:///{db}"
+    engine = sqlalchemy.create_engine(uri)
+    InitialBase.metadata.create_all(engine)
+    config = _get_alembic_config(uri)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def _refused(db: Path) -> str:
+    """check_store's one-line message for ``db``, which it must leave unchanged."""
+    before = db.read_bytes()
+    with pytest.raises(HsframeError) as info:
+        check_store(TrackingSettings(tracking_uri=f"sqlite:///{db}"))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"tracking store sqlite:///{db} is half-migrated"), message
+    assert db.read_bytes() == before  # nothing migrated, even in part
+    return message
+
+
+@pytest.mark.parametrize("damage", [
+    "DELETE FROM alembic_version",
+    "DROP TABLE alembic_version",
+    # two starts each recorded a revision: alembic's "Online migration expected to match one row"
+    "INSERT INTO alembic_version VALUES ('1a0cddfcaa16')",
+])
+def test_a_complete_store_without_its_revision_is_refused_with_the_repair_that_keeps_its_runs(tmp_path, damage):
+    import re
+
+    import mlflow
+
+    db, run_id = _store_with_a_run(tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute(damage)
+    conn.close()
+    message = _refused(db)
+    assert "`mlflow db upgrade` cannot repair" in message and f"back up {db}" in message
+    repair = re.search(rf'sqlite3 {re.escape(str(db))} "([^"]+)"', message).group(1)
+    with sqlite3.connect(db) as conn:
+        conn.executescript(repair)
+    conn.close()
+    check_store(TrackingSettings(tracking_uri=f"sqlite:///{db}"))
+    assert _sqlite_is_current(db)
+    assert mlflow.MlflowClient(f"sqlite:///{db}").get_run(run_id).info.status == "FINISHED"  # the old run kept
+
+
+def test_an_older_store_with_a_later_migrations_table_is_refused_with_its_repair(tmp_path):
+    import re
+
+    db = tmp_path / "mlflow.db"
+    _migrated_to(db, "1a0cddfcaa16")  # the next migration, 534353b11cbc, creates the scorers table
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE scorers (experiment_id INTEGER NOT NULL, scorer_name VARCHAR(256) NOT NULL, "
+                     "scorer_id VARCHAR(36) NOT NULL PRIMARY KEY)")
+    conn.close()
+    message = _refused(db)
+    assert "(recorded schema revision: 1a0cddfcaa16;" in message and "empty table scorers exists too early" in message
+    drop, upgrade = re.search(rf'sqlite3 {re.escape(str(db))} "([^"]+)" && (mlflow db upgrade \S+)$', message).groups()
+    assert drop == "DROP TABLE scorers" and upgrade == f"mlflow db upgrade sqlite:///{db}"
+    with sqlite3.connect(db) as conn:
+        conn.execute(drop)
+    conn.close()
+    done = subprocess.run([sys.executable, "-m", "mlflow", *upgrade.split()[1:]], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    check_store(TrackingSettings(tracking_uri=f"sqlite:///{db}"))
+    assert _sqlite_is_current(db)
+
+
+def test_a_store_whose_upgrade_cannot_succeed_is_told_to_restore_a_backup_or_start_anew(tmp_path):
+    db = tmp_path / "mlflow.db"
+    _migrated_to(db, "451aebb31d03")  # the first migration, which adds metrics.step ...
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM alembic_version")  # ... done, but not recorded: the next start adds it again
+    conn.close()
+    message = _refused(db)
+    assert "(recorded schema revision: none;" in message and "duplicate column name: step" in message
+    assert f"restore a backup of {db}, or move it aside (mv {db} {db}.broken) and rerun to start a new store" in message
+
+
+def test_an_older_consistent_store_is_upgraded_as_before(tmp_path):
+    db = tmp_path / "mlflow.db"
+    _migrated_to(db, "1a0cddfcaa16")
+    check_store(TrackingSettings(tracking_uri=f"sqlite:///{db}"))
+    assert _sqlite_is_current(db)
+
+
+def test_hsframe_run_on_a_half_migrated_store_is_one_line_and_no_run(tmp_path):
+    db, run_id = _store_with_a_run(tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM alembic_version")
+    conn.close()
+    out = subprocess.run([sys.executable, "-m", "hsframe", *RUN, "--tracking-uri", f"sqlite:///{db}"], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stdout + out.stderr
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"Error: tracking store sqlite:///{db} is half-migrated"), lines
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT run_uuid FROM runs").fetchall() == [(run_id,)]
+    conn.close()

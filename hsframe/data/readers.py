@@ -122,17 +122,28 @@ def read_array(
                     meta["wavelengths"] = _companion_wavelengths(src, arr, data.shape[-1])
     except HsframeError:
         raise
-    except MemoryError:
-        raise HsframeError(
-            f"not enough memory to read {path}: use a machine with more RAM or crop the scene first."
-        ) from None
+    except MemoryError as exc:
+        raise HsframeError(memory_message(path, exc, "the scene")) from None
     except Exception as exc:  # the parsers' errors on bad bytes are many and unrelated
         raise HsframeError(
-            f"could not read {path} as {fmt.title}: {type(exc).__name__}: {exc}. "
+            f"could not read {path} as {fmt.title}: {type(exc).__name__}: {one_line(exc)}. "
             "The file may be truncated or corrupt: download or export it again."
         ) from exc
     _tidy_band_metadata(meta, data, kind)
     return ArrayFile(data=data, metadata=meta)
+
+
+def one_line(exc: BaseException) -> str:
+    """A library's message on one line (some span several), cut to a readable length."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def memory_message(path: Path, exc: MemoryError, what: str) -> str:
+    """Not enough memory: the size the file claims when known, and what to do either way."""
+    claim = f" ({exc})" if str(exc) else ""
+    return (f"not enough memory to read {path}{claim}: if the file is not that big, it is damaged (export it again); "
+            f"else use a machine with more RAM or crop {what} first.")
 
 
 def open_scene(

@@ -27,6 +27,7 @@ import numpy as np
 
 from hsframe.data.io import Array, FileFormat, detect_format, integer_valued, materialize, read_npy_header, select_array, squeezed_ndim, stem
 from hsframe.data.labels import MAX_CLASSES, check_int64
+from hsframe.data.readers import memory_message, one_line
 from hsframe.data.series import FrameSeries
 from hsframe.data.volumes import LabeledVolume, VolumeSet
 from hsframe.errors import HsframeError
@@ -93,7 +94,7 @@ class Hdf5Volumes:
                 block = ds[uniq]
         except OSError as exc:
             raise HsframeError(
-                f"could not read volumes from {self.path} (key {self.key!r}): {exc}. "
+                f"could not read volumes from {self.path} (key {self.key!r}): {one_line(exc)}. "
                 "Was the file moved, changed or truncated after it was opened? Open the dataset again."
             ) from None
         out = np.asarray(block, dtype=np.float32)[inverse.reshape(-1)]
@@ -156,14 +157,14 @@ class FileVolumes:
             try:
                 data = img.get_fdata(dtype=np.float32, caching="unchanged")
             except Exception as exc:
-                raise HsframeError(f"could not read the data of {path}: {type(exc).__name__}: {exc}. "
+                raise HsframeError(f"could not read the data of {path}: {type(exc).__name__}: {one_line(exc)}. "
                                    "The file may be truncated or corrupt: export it again.") from None
             data = _nifti_channels_first(data)
         else:
             try:
                 data = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False), dtype=np.float32)
             except (OSError, ValueError) as exc:
-                raise HsframeError(f"could not read {path}: {exc}. The file may have changed since the "
+                raise HsframeError(f"could not read {path}: {one_line(exc)}. The file may have changed since the "
                                    "dataset was opened: open it again.") from None
             if data.ndim == 3:
                 data = data[None]
@@ -417,7 +418,7 @@ def _open_hdf5_volumes(
     except HsframeError:
         raise
     except Exception as exc:
-        raise HsframeError(f"could not read {path} as {fmt.title}: {type(exc).__name__}: {exc}. "
+        raise HsframeError(f"could not read {path} as {fmt.title}: {type(exc).__name__}: {one_line(exc)}. "
                            "The file may be truncated or corrupt: export it again.") from exc
     if not same_file:
         stored, where = _read_label_list(Path(labels), labels_key)  # type: ignore[arg-type]
@@ -522,7 +523,7 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
             shape, dtype = read_npy_header(fh)
             offset = fh.tell()
     except (OSError, ValueError) as exc:
-        raise HsframeError(f"could not read {path} as a NumPy .npy file: {exc}. "
+        raise HsframeError(f"could not read {path} as a NumPy .npy file: {one_line(exc)}. "
                            "The file may be truncated or corrupt: save it again.") from None
     if dtype.kind not in "biuf":
         raise HsframeError(f"{path} holds {dtype} values; volumes must be numeric (integer or float). Save them as such.")
@@ -600,7 +601,7 @@ def _load_nifti(path: Path) -> Any:
     try:
         return nib.load(str(path))
     except Exception as exc:
-        raise HsframeError(f"could not read {path} as NIfTI: {type(exc).__name__}: {exc}. "
+        raise HsframeError(f"could not read {path} as NIfTI: {type(exc).__name__}: {one_line(exc)}. "
                            "The file may be truncated or corrupt: export it again.") from None
 
 
@@ -609,7 +610,7 @@ def _nifti_fdata(img: Any, path: Path) -> np.ndarray:
     try:
         return img.get_fdata(dtype=np.float32, caching="unchanged")
     except Exception as exc:
-        raise HsframeError(f"could not read the data of {path}: {type(exc).__name__}: {exc}. "
+        raise HsframeError(f"could not read the data of {path}: {type(exc).__name__}: {one_line(exc)}. "
                            "The file may be truncated or corrupt: export it again.") from None
 
 
@@ -618,7 +619,7 @@ def _nifti_labels(img: Any, path: Path) -> np.ndarray:
     try:
         return np.asanyarray(img.dataobj)
     except Exception as exc:
-        raise HsframeError(f"could not read the data of {path}: {type(exc).__name__}: {exc}. "
+        raise HsframeError(f"could not read the data of {path}: {type(exc).__name__}: {one_line(exc)}. "
                            "The file may be truncated or corrupt: export it again.") from None
 
 
@@ -665,10 +666,10 @@ def _read_raw(path: Path, key: str | None, option: str, fits: Callable[[Array], 
             return materialize(arr, arr.perm, arr.dtype), name
     except HsframeError:
         raise
-    except MemoryError:
-        raise HsframeError(f"not enough memory to read {path}: use a machine with more RAM or crop the data first.") from None
+    except MemoryError as exc:
+        raise HsframeError(memory_message(path, exc, "the data")) from None
     except Exception as exc:  # the parsers' errors on bad bytes are many and unrelated
-        raise HsframeError(f"could not read {path} as {fmt.title}: {type(exc).__name__}: {exc}. "
+        raise HsframeError(f"could not read {path} as {fmt.title}: {type(exc).__name__}: {one_line(exc)}. "
                            "The file may be truncated or corrupt: export it again.") from exc
 
 

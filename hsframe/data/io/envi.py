@@ -56,6 +56,7 @@ class EnviFormat(FileFormat):
                     f"{path} looks like an ENVI image but has no header beside it "
                     f"({path.name}.hdr or {path.stem}.hdr). Put the .hdr next to the image."
                 )
+        _check_header(header)
         try:
             img = envi.open(str(header), None if image is None else str(image))
         except envi.EnviDataFileNotFoundError as exc:
@@ -69,11 +70,11 @@ class EnviFormat(FileFormat):
             raise HsframeError(f"{header}: ENVI data type {img.metadata.get('data type')} (complex) is not supported.")
         need = img.offset + rows * cols * bands * dtype.itemsize
         have = os.path.getsize(img.filename)
-        if have < need:
+        if have != need:  # too short cannot be mapped; too long would be read as the wrong cube, silently
             raise HsframeError(
-                f"ENVI image {img.filename} is truncated: the header {header} describes {rows}x{cols}x{bands} "
-                f"{dtype} values ({need} bytes with the header offset) but the file has {have} bytes. "
-                "Download or export it again."
+                f"ENVI image {img.filename} does not match its header {header}: {rows}x{cols}x{bands} {dtype} values need {need} bytes "
+                f"(with a header offset of {img.offset}) but the file has {have}. Fix 'lines', 'samples', 'bands', 'data type' "
+                "or 'header offset' in the header, or download or export the image again."
             )
         interleave = str(img.metadata.get("interleave", "bsq")).lower()
         store = img.open_memmap(interleave=interleave, writable=False)  # native order: contiguous slabs
@@ -85,6 +86,39 @@ class EnviFormat(FileFormat):
             layout_firm=True,
             metadata={"interleave": interleave, "byte_order": int(img.byte_order), **_header_metadata(img.metadata)},
         )
+
+
+def _check_header(header: Path) -> None:
+    """The header fields that size and map the image, each checked, so that a bad one is named (spectral
+    says only ``KeyError: '99'`` for an unknown data type, or maps a negative size)."""
+    import spectral.io.envi as envi
+
+    h = envi.read_envi_header(str(header))
+    types = ", ".join(f"{code} ({np.dtype(t).name})" for code, t in envi.dtype_map)
+    checks = {
+        "data type": (lambda v: v in dict(envi.dtype_map), f"a data type ENVI defines; valid: {types}"),
+        "samples": (lambda v: _whole(v) > 0, "a whole number above 0"),
+        "lines": (lambda v: _whole(v) > 0, "a whole number above 0"),
+        "bands": (lambda v: _whole(v) > 0, "a whole number above 0"),
+        "header offset": (lambda v: _whole(v) >= 0, "a whole number, 0 or more"),
+        "byte order": (lambda v: v in ("0", "1"), "0 (little-endian) or 1 (big-endian)"),
+        "interleave": (lambda v: v.lower() in _TO_HWB, "bsq, bil or bip"),
+    }
+    for field, (ok, valid) in checks.items():
+        if field not in h and field in ("header offset", "interleave"):
+            continue  # optional: 0 and bsq
+        value = str(h.get(field, "")).strip()
+        if field not in h or not ok(value):
+            said = f"'{field} = {value}'" if field in h else f"no '{field}'"
+            raise HsframeError(f"{header}: ENVI {said} is not {valid}. Fix the header (or export the image again).")
+
+
+def _whole(value: str) -> int:
+    """A header's whole number, or -1 (not one)."""
+    try:
+        return int(value)
+    except ValueError:
+        return -1
 
 
 def _header_metadata(h: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ lazy store (h5py dataset, memmap) never needs a second full copy in memory.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -69,6 +70,25 @@ def numeric(dtype: np.dtype) -> bool:
     return dtype.kind in "biuf"
 
 
+def physical_memory() -> int | None:
+    """This machine's RAM in bytes, where the OS says (POSIX)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_size(shape: tuple[int, ...], dtype: np.dtype | type) -> None:
+    """MemoryError, before anything is allocated, when an array of ``shape`` would not fit in this machine's RAM:
+    a damaged header can claim 10^12 values, and a lazily backed allocation would only fail once filled."""
+    need = math.prod(int(n) for n in shape) * np.dtype(dtype).itemsize
+    ram = physical_memory()
+    if ram is not None and need > ram:
+        dims = "x".join(str(int(n)) for n in shape)
+        raise MemoryError(f"it claims {dims} {np.dtype(dtype)} values ({need / 2**30:,.1f} GiB), more than this machine's "
+                          f"{ram / 2**30:,.1f} GiB of memory")
+
+
 def materialize(arr: Array, perm: tuple[int, ...], dtype: np.dtype | type, fix: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """A new ``arr.store.transpose(perm)`` array of ``dtype``, filled one slab of stored axis 0 at a time.
 
@@ -77,7 +97,9 @@ def materialize(arr: Array, perm: tuple[int, ...], dtype: np.dtype | type, fix: 
     store = arr.store
     if len(store.shape) == 0:
         return np.asarray(store[()], dtype=dtype)
-    out = np.empty(tuple(int(store.shape[p]) for p in perm), dtype=dtype)
+    shape = tuple(int(store.shape[p]) for p in perm)
+    check_size(shape, dtype)
+    out = np.empty(shape, dtype=dtype)
     dst_axis = perm.index(0)  # where stored axis 0 lands in the output
     row_bytes = max(1, math.prod(store.shape[1:]) * arr.dtype.itemsize)
     step = max(1, SLAB_BYTES // row_bytes)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from hsframe.data.io.base import FileFormat
-from hsframe.data.io.source import Array, Source
+from hsframe.data.io.source import Array, Source, check_size
 from hsframe.data.io.wavelengths import to_nm
 
 _SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # little/big endian, classic/BigTIFF
@@ -31,6 +31,7 @@ class TiffFormat(FileFormat):
 
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
+            check_size(series.shape, series.dtype)  # a damaged tag must not allocate (and zero-fill) a huge array
             data = series.asarray()
             axes = series.axes
             page = tif.pages[0]
