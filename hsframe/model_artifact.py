@@ -183,11 +183,10 @@ def _load_weights(model: "torch.nn.Module", path: Path, card: ModelCard, spec: "
     """The weights file into ``model``; a file that does not fit the rebuilt architecture is one line saying why."""
     from safetensors.torch import load_file, load_model
 
-    tensors = load_file(str(path))  # a damaged file fails here, as unreadable
     try:
-        load_model(model, str(path), strict=True)
+        load_model(model, str(path), strict=True)  # a damaged file raises SafetensorError: unreadable, to the caller
     except RuntimeError:
-        own = model.state_dict()
+        own, tensors = model.state_dict(), load_file(str(path))
         diff = ([f"{k} missing" for k in own if k not in tensors] + [f"{k} unexpected" for k in tensors if k not in own]
                 + [f"{k} is {tuple(tensors[k].shape)} in the file, {tuple(own[k].shape)} built"
                    for k in own if k in tensors and tensors[k].shape != own[k].shape])
@@ -196,7 +195,8 @@ def _load_weights(model: "torch.nn.Module", path: Path, card: ModelCard, spec: "
         if spec.version != card.version or spec.package != card.package:
             why = f"it was trained with {card.package} {card.version}; pip install '{card.package}=={card.version}'"
         else:
-            why = f"the same version trained it, so {WEIGHTS} was changed after the run"
+            why = (f"the same version trained it, so {WEIGHTS} was changed after the run "
+                   "(or the plugin's code changed without a new version)")
         raise HsframeError(f"the weights of run '{run_id}' do not fit model '{card.model}' as {built} builds it "
                            f"({shown}): {why}") from None
 
