@@ -225,3 +225,18 @@ def test_every_command_turns_mlflow_pickle_loading_off(monkeypatch):
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 2 and seen == [False]
+
+
+def test_a_volume_run_is_loaded_by_load_model_and_predict_points_there(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from hsframe.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    summary = hsframe.run({"model": "orthoplane", "data.dataset": "synthetic-volumes", "data.dataset_options": {"n": 60, "size": 12},
+                           "split.train_fraction": 0.5, "train.epochs": 1}, tracking_uri=store, quiet=True)
+    model = hsframe.load_model(summary.run_id, tracking_uri=store)
+    assert model(torch.randn(3, 1, 12, 12, 12)).shape[0] == 3
+    r = CliRunner().invoke(cli, ["predict", "--run", summary.run_id, "--dataset", "synthetic-pines", "--tracking-uri", store])
+    assert r.exit_code == 2 and f"hsframe.load_model('{summary.run_id}')" in r.output and "mlflow.pytorch" not in r.output
