@@ -35,7 +35,8 @@ def test_a_memory_recorder_holds_the_whole_record():
     assert run.status == "FINISHED" and run.tags["model"] == "hybridsn" and run.model is not None
     assert [step for step, _ in run.metrics["val_oa"]] == [1]
     for path in ("config/resolved_config.yaml", "metrics/leakage_report.json", "metrics/per_class.csv",
-                 "figures/classification_map.png", "predictions/classification_map.npy", "preprocess/preprocessor.pt"):
+                 "figures/classification_map.png", "predictions/classification_map.npy", "preprocess/preprocessor.safetensors",
+                 "model/weights.safetensors", "model/spec.json"):
         assert path in run.artifacts, path
 
 

@@ -80,3 +80,31 @@ def test_band_standardization_before_pca():
     fair = fit_preprocessor(x, 1, band_standardize=True).components[:, 0].abs()
     assert loud.argmax() == 3 and loud[3] > 0.99
     assert fair.max() < 0.99
+
+
+@pytest.mark.parametrize("options", [{"n_components": 3}, {"n_components": None, "remove_bands": np.array([1]), "band_standardize": True}])
+def test_saved_without_pickle_and_loaded_back(tmp_path, options):
+    import torch
+    from safetensors import safe_open
+
+    from hsframe.data.preprocess import Preprocessor
+
+    cube = np.random.default_rng(4).normal(size=(6, 7, 5)).astype(np.float32)
+    pre = fit_preprocessor(cube.reshape(-1, 5), **options)
+    pre.save(tmp_path / "pre.safetensors")
+    with safe_open(str(tmp_path / "pre.safetensors"), "pt") as f:  # a safetensors file: tensors and text, no pickle
+        assert f.metadata()["n_input_bands"] == "5"
+    back = Preprocessor.load(tmp_path / "pre.safetensors")
+    assert back.in_bands == 5 and (back.components is None) == (pre.components is None)
+    assert torch.equal(back.transform(cube), pre.transform(cube))
+
+
+def test_a_safetensors_file_of_something_else_is_refused(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from hsframe.data.preprocess import Preprocessor
+
+    save_file({"weight": torch.zeros(2)}, str(tmp_path / "w.safetensors"))
+    with pytest.raises(ValueError, match="not a fitted preprocessor"):
+        Preprocessor.load(tmp_path / "w.safetensors")

@@ -67,12 +67,12 @@ def test_run_is_recorded_in_mlflow(default_run):
 
 
 def test_logged_model_loads_and_takes_any_batch(default_run):
-    import mlflow
     import torch
 
+    import hsframe
+
     _, store, summary = default_run
-    mlflow.set_tracking_uri(store)
-    model = mlflow.pytorch.load_model(f"runs:/{summary['run_id']}/model")
+    model = hsframe.load_model(summary["run_id"], tracking_uri=store)
     assert model(torch.randn(5, 1, 13, 9, 9)).shape == (5, 16)
 
 

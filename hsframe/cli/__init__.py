@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from hsframe import __version__
+from hsframe import __version__, refuse_pickles
 from hsframe.cli.compare import compare, ui
 from hsframe.cli.datasets import datasets
 from hsframe.cli.equivalence import equivalence
@@ -30,4 +30,5 @@ for command in (run, sweep, runs, predict, plugins_cmd, plugin, compare, ui, dat
 
 
 def main() -> None:
+    refuse_pickles()
     cli(prog_name="hsframe")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,6 +38,11 @@ def parse_band_list(spec: list[int] | str | None, bands: int) -> np.ndarray:
     return np.unique(np.asarray(out, dtype=np.int64))
 
 
+_FORMAT = "hsframe-preprocessor/1"
+_TENSORS = ("keep", "mean", "band_std", "components", "scale_mean", "scale_std", "explained_variance_ratio")
+_REQUIRED = ("keep", "mean", "scale_mean", "scale_std")
+
+
 @dataclass
 class Preprocessor:
     """``(H, W, B)`` cube -> ``(K, H, W)`` features: keep bands, centre (and scale), project, standardize."""
@@ -59,13 +65,28 @@ class Preprocessor:
         """Bands of the cube it was fitted on (before removal)."""
         return int(self.n_input_bands)
 
-    def state(self) -> dict[str, torch.Tensor | None | int]:
-        """Plain tensors, for ``torch.save`` (loadable with ``weights_only=True``)."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+    def save(self, path: str | Path) -> None:
+        """The fitted state as safetensors (no pickle): its tensors, ``n_input_bands`` as metadata; an
+        optional tensor that is None is left out."""
+        from safetensors.torch import save_file
+
+        tensors = {k: getattr(self, k).contiguous() for k in _TENSORS if getattr(self, k) is not None}
+        save_file(tensors, str(path), metadata={"format": _FORMAT, "n_input_bands": str(self.n_input_bands)})
 
     @classmethod
-    def from_state(cls, state: dict) -> "Preprocessor":
-        return cls(**state)
+    def load(cls, path: str | Path) -> "Preprocessor":
+        """A preprocessor :meth:`save` wrote; ValueError when the file holds anything else."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        missing = [k for k in _REQUIRED if k not in tensors]
+        unknown = sorted(set(tensors) - set(_TENSORS))
+        if meta.get("format") != _FORMAT or missing or unknown or not meta.get("n_input_bands", "").isdigit():
+            raise ValueError(f"not a fitted preprocessor ({_FORMAT}): format {meta.get('format')!r}, "
+                             f"missing {missing}, unknown {unknown}, n_input_bands {meta.get('n_input_bands')!r}")
+        return cls(**{k: tensors.get(k) for k in _TENSORS}, n_input_bands=int(meta["n_input_bands"]))
 
     def transform(self, cube: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
         x = torch.as_tensor(cube, device=device)

@@ -133,9 +133,8 @@ def heartbeat() -> dict[str, str]:
 def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepared, model: Any, device: Any, generator: Any,
                         plugins: Plugins, recorder: Recorder, reporter: Reporter, on_epoch: EpochHook | None,
                         run_id: str, resume: Resume | None) -> dict[str, Any]:
-    import torch
-
     from hsframe.checkpoint import checkpoint_path, save_checkpoint
+    from hsframe.model_artifact import ModelCard
     from hsframe.training import train
 
     split = prep.split.samples
@@ -179,10 +178,8 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     if extra:
         recorder.log_metrics(extra)
         metrics.update(extra)
-    # Two samples: torch.export would freeze a batch dimension of 1 into the logged model.
-    example = samples.source.samples(split.test[:2]).cpu().numpy()
-    recorder.log_model(model.to("cpu").eval(), example,
-                       [f"torch=={torch.__version__.split('+')[0]}", f"hsframe=={__version__}", f"{spec.package}=={spec.version}"])
+    # Weights and how to rebuild them, no pickle: `hsframe.load_model` / `hsframe predict` read them back.
+    recorder.log_model(model.to("cpu").eval(), ModelCard.of(spec, task.input_spec, cfg.model_options, task.data_kind))
     return {"metrics": metrics, "per_class": evaluation.per_class, "best_epoch": result.best_epoch}
 
 

@@ -10,9 +10,12 @@ import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hsframe.errors import HsframeError
+
+if TYPE_CHECKING:
+    from hsframe.model_artifact import ModelCard
 
 # How a run ended: the statuses MLflow uses.
 FINISHED, FAILED, KILLED = "FINISHED", "FAILED", "KILLED"
@@ -112,9 +115,16 @@ class Recorder(ABC):
     def log_file(self, local_path: str | Path, folder: str) -> None:
         """A file written by the run, under ``folder/``."""
 
-    @abstractmethod
-    def log_model(self, model: Any, input_example: Any, pip_requirements: list[str]) -> None:
-        """The trained ``torch.nn.Module`` (on the CPU) with an input example of two samples."""
+    def log_model(self, model: Any, card: "ModelCard") -> None:
+        """The trained ``torch.nn.Module`` (on the CPU), pickle-free: ``model/weights.safetensors`` and
+        ``model/spec.json`` (``card``), which :func:`hsframe.load_model` reads back (:mod:`hsframe.model_artifact`)."""
+        import tempfile
+
+        from hsframe.model_artifact import FOLDER, write_model
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in write_model(model, card, tmp):
+                self.log_file(path, FOLDER)
 
     @property
     @abstractmethod

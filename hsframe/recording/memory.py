@@ -7,10 +7,13 @@ import itertools
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from hsframe.errors import HsframeError
 from hsframe.recording.base import END_TAG, FAILED, FINISHED, KILLED, Recorder, RunStopped, StoredRun
+
+if TYPE_CHECKING:
+    from hsframe.model_artifact import ModelCard
 
 
 @dataclass
@@ -125,7 +128,6 @@ class MemoryRecorder(Recorder):
         local_path = Path(local_path)
         self.current.artifacts[f"{folder}/{local_path.name}"] = local_path.read_bytes()
 
-    def log_model(self, model: Any, input_example: Any, pip_requirements: list[str]) -> None:
+    def log_model(self, model: Any, card: "ModelCard") -> None:
+        super().log_model(model, card)  # the files, as a store holds them
         self.current.model = model
-        self.current.artifacts["model/input_example"] = input_example
-        self.current.artifacts["model/requirements"] = list(pip_requirements)

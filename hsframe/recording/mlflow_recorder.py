@@ -61,7 +61,7 @@ class MLflowRecorder(Recorder):
         except MlflowException:
             return None
         config = None
-        with tempfile.TemporaryDirectory() as tmp, _no_progress_bar():
+        with tempfile.TemporaryDirectory() as tmp, no_progress_bar():
             try:
                 local = client.download_artifacts(run_id, "config/resolved_config.yaml", tmp)
             except (MlflowException, OSError):
@@ -124,15 +124,9 @@ class MLflowRecorder(Recorder):
 
         mlflow.log_artifact(str(local_path), folder)
 
-    @_retrying
-    def log_model(self, model: Any, input_example: Any, pip_requirements: list[str]) -> None:
-        import mlflow
-
-        mlflow.pytorch.log_model(model, name="model", input_example=input_example, pip_requirements=pip_requirements)
-
 
 @contextlib.contextmanager
-def _no_progress_bar() -> Iterator[None]:
+def no_progress_bar() -> Iterator[None]:
     """MLflow draws a download bar on stderr even for one small file; a resume's output stays clean."""
     import os
 

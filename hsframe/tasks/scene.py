@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 # Above this share of the cube's values replaced by data.nan_fill, the run warns: it learns mostly the fill value.
 NAN_WARN_FRACTION = 0.5
+# The fitted features of a run (safetensors, no pickle), under preprocess/: `hsframe predict` redoes them.
+PREPROCESSOR_FILE = "preprocessor.safetensors"
 
 
 def feature_bands(cfg: RunConfig, scene: Scene) -> int:
@@ -95,8 +97,6 @@ class SceneTask(Task):
         return "train" if self.cfg.data.pca_fit == "train" else "all"
 
     def fit_samples(self, train: np.ndarray, device: "torch.device", recorder: "Recorder") -> Samples:
-        import torch
-
         from hsframe.data.patches import PatchSource
         from hsframe.data.preprocess import fit_preprocessor, parse_band_list
 
@@ -109,8 +109,8 @@ class SceneTask(Task):
                                whiten=d.whiten)
         features = pre.transform(scene.cube, device)
         with tempfile.TemporaryDirectory() as tmp:  # what `hsframe predict` needs to redo these features
-            torch.save(pre.state(), Path(tmp) / "preprocessor.pt")
-            recorder.log_file(Path(tmp) / "preprocessor.pt", "preprocess")
+            pre.save(Path(tmp) / PREPROCESSOR_FILE)
+            recorder.log_file(Path(tmp) / PREPROCESSOR_FILE, "preprocess")
         recorder.log_dict({"dataset": scene.name, "bands": b, "class_names": scene.class_names,
                            "palette": [list(c) for c in scene.palette], "label_ids": scene.original_ids}, "preprocess/scene.json")
         metrics = {}
