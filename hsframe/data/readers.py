@@ -22,7 +22,7 @@ import numpy as np
 
 from hsframe.data.io import Array, Source, detect_format, integer_valued, materialize, select_array, squeezed_ndim, stem, supported_suffixes, to_nm
 from hsframe.data.scene import Scene
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, folded_warnings
 
 Kind = Literal["cube", "labels", "raw"]
 AxisOrder = Literal["auto", "HWB", "BHW"]
@@ -60,6 +60,7 @@ class ArrayFile:
 # --------------------------------------------------------------------------- public API
 
 
+@folded_warnings()  # a reader's warnings about the file end the error's line instead of preceding it
 def read_array(
     path: str | os.PathLike,
     key: str | None = None,
