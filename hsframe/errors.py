@@ -81,7 +81,7 @@ def _fold(exc: Exception, notes: list[str]) -> None:
         return
     with contextlib.suppress(AttributeError, TypeError):
         setattr(exc, _WARNINGS_ATTR, held_warnings(exc) + notes)
-    for note in notes:
+    for note in notes if hasattr(exc, "add_note") else ():  # Python 3.11+: shown below its traceback
         exc.add_note(f"warning: {note}")
 
 

@@ -120,8 +120,11 @@ def error_boundary(command: str, interrupted: Ending | None = None, crashed: End
 
 
 def _debug_traceback() -> None:
-    if debugging():
-        err_console.print(traceback.format_exc(), highlight=False, markup=False)
+    """With HSFRAME_DEBUG, the traceback of the error being handled, with the library error it replaced."""
+    exc = sys.exc_info()[1]  # sys.exception() is 3.11+
+    if debugging() and exc is not None:
+        exc.__suppress_context__ = False  # `raise HsframeError(...) from None` hides the cause a developer wants
+        err_console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
 
 
 def check_text_params(command: click.Command, ctx: click.Context) -> None:
@@ -188,7 +191,8 @@ class Group(click.Group):
 def check_output(option: str, path: str | os.PathLike[str] | None, folder: bool = False) -> None:
     """Before any work starts: ``path`` given as ``option`` can be written. A file (default): not a folder,
     in an existing, writable folder. A ``folder``: not a file, the nearest existing folder writable (the
-    rest is created). An HsframeError names the option, the path and what to do."""
+    rest is created). An HsframeError names the option, the path and what to do. Output options take a
+    bare click.Path(), so that this one line, not click's usage text, says what is wrong."""
     if path is None or os.fspath(path) == "":
         return
     p = Path(path)

@@ -23,8 +23,8 @@ from hsframe.errors import HsframeError
               help="Group by these keys instead of by config: a run param (model, dataset, split, lr, patch_size) or a "
                    "config key (train.lr or cfg.train.lr). Repeatable. Pools runs of different configs.")
 @click.option("--best", is_flag=True, help="Of each sweep, show only the group of its best trial (every run of that config).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a bar chart (mean ± std) to this PNG/PDF/SVG file.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV to this file.")
+@click.option("--plot", "plot_path", type=click.Path(), metavar="FILE", help="Write a bar chart (mean ± std) to this PNG/PDF/SVG file.")
+@click.option("--csv", "csv_path", type=click.Path(), metavar="FILE", help="Write the table as CSV to this file.")
 @click.option("--markdown", is_flag=True, help="Print a GitHub markdown table (for papers and READMEs) instead of the rich table.")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 def compare(experiment, filter_string, metric, by_keys, best, plot_path, csv_path, markdown, tracking_uri) -> None:

@@ -13,7 +13,7 @@ from hsframe.cli.common import Command, check_output, plugins_reporting_problems
 @click.option("--run", "run_id", required=True, help="MLflow run id of a finished `hsframe run`.")
 @click.option("--dataset", "-d", required=True, help="Registered dataset name, or a cube file.")
 @click.option("--labels", type=click.Path(dir_okay=False), help="Label-map file to show beside the prediction.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: predictions/<run id>/<dataset>.")
+@click.option("--out", "out_dir", type=click.Path(), metavar="DIR", help="Output folder. Default: predictions/<run id>/<dataset>.")
 @click.option("--log", "log_to_run", is_flag=True, help="Also log the map to the run's artifacts (predictions/<dataset>/).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 def predict(run_id, dataset, labels, out_dir, log_to_run, tracking_uri) -> None:

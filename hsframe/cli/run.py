@@ -36,7 +36,7 @@ def _crashed(run_id: str | None) -> str:
 @click.option("--seeds", help="Repeat over seeds, e.g. 0,1,2,3,4: one child MLflow run per seed under a parent with mean and std.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
-@click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
+@click.option("--summary-json", type=click.Path(), metavar="FILE", help="Write run id, config and final metrics here as JSON.")
 @click.option("--resume", metavar="RUN_ID", help="Continue a run that did not finish (killed, crashed) after its last saved "
               "epoch, in the same MLflow run, with its logged config. See `hsframe runs`.")
 def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, tracking_uri, summary_json, resume) -> None:

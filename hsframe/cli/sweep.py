@@ -38,8 +38,8 @@ def _crashed(run_id: str | None) -> str:
 @click.option("--pruner", type=click.Choice(["median", "none"]), default="median", show_default=True,
               help="median: stop a trial whose validation metric is below the median of earlier trials at the same epoch.")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
-@click.option("--summary-json", type=click.Path(dir_okay=False), help="Write the study's trials and best trial here as JSON.")
-@click.option("--best-config", type=click.Path(dir_okay=False), help="Write the best trial's config here as YAML "
+@click.option("--summary-json", type=click.Path(), metavar="FILE", help="Write the study's trials and best trial here as JSON.")
+@click.option("--best-config", type=click.Path(), metavar="FILE", help="Write the best trial's config here as YAML "
               "(as the parent run's best_config.yaml artifact), to run with `hsframe run --config`.")
 def sweep(model, space_file, trials, dataset, preset, config_file, sets, metric, study_name, storage, workers, sampler, pruner,
           tracking_uri, summary_json, best_config) -> None:
