@@ -130,6 +130,8 @@ CASES = [
          both(folder("out"), text("s.yaml", "train.lr: {float: [0.001, 0.01]}\n"))),
     Case("compare-csv-missing-folder", ["compare", "--csv", "{tmp}/nodir/t.csv", "--tracking-uri", "{store}"],
          "--csv .*/nodir/t.csv: folder .* does not exist"),
+    Case("compare-plot-unknown-type", ["compare", "--plot", "{tmp}/bars.txt", "--tracking-uri", "{store}"],
+         r"--plot \S+/bars.txt: the name's suffix chooses the file type; end it with one of .*\.png"),
     Case("compare-plot-is-folder", ["compare", "--plot", "{tmp}/out", "--tracking-uri", "{store}"], "--plot .* is a folder", folder("out")),
     Case("predict-out-is-file", ["predict", "--run", "{run}", "--dataset", "synthetic-pines", "--out", "{tmp}/f.txt",
                                  "--tracking-uri", "{shared}"], r"--out \S+/f.txt is a file; --out takes a folder", file("f.txt")),
@@ -309,3 +311,19 @@ def test_reading_warnings_are_folded_into_the_error_or_shown_after_success(caplo
             warnings.warn("shown", stacklevel=1)
             logging.getLogger("tifffile").warning("logged")
     assert "logged" in caplog.text
+
+
+@pytest.mark.parametrize("exc, code, words", [(RuntimeError("boom in forward"), 1, "The run crashed: MLflow run {id} was marked FAILED"),
+                                              (KeyboardInterrupt(), 130, "Interrupted (Ctrl-C): MLflow run {id} was marked KILLED")])
+def test_a_run_that_was_opened_is_named_with_how_it_ended(store, monkeypatch, exc, code, words):
+    from conftest import FAST, runs_of
+    from test_run import _plugin_with_forward
+
+    from hsframe.plugins import load_plugins
+
+    plugins = load_plugins(extra={"exploding": _plugin_with_forward(exc)})
+    monkeypatch.setattr("hsframe.plugins.get_plugins", lambda: plugins)
+    result = invoke(["run", "--plugin", "exploding", *FAST, "--tracking-uri", store])
+    [run] = runs_of(store)
+    assert result.exit_code == code
+    assert words.format(id=run.info.run_id) in " ".join(result.stderr.split()), result.stderr

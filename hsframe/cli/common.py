@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn
+from typing import Any, Callable, Collection, Iterator, NoReturn
 
 import click
 from rich.console import Console
@@ -188,11 +188,13 @@ class Group(click.Group):
             return super().invoke(ctx)
 
 
-def check_output(option: str, path: str | os.PathLike[str] | None, folder: bool = False) -> None:
+def check_output(option: str, path: str | os.PathLike[str] | None, folder: bool = False,
+                 suffixes: Collection[str] = ()) -> None:
     """Before any work starts: ``path`` given as ``option`` can be written. A file (default): not a folder,
     in an existing, writable folder. A ``folder``: not a file, the nearest existing folder writable (the
     rest is created). An HsframeError names the option, the path and what to do. Output options take a
-    bare click.Path(), so that this one line, not click's usage text, says what is wrong."""
+    bare click.Path(), so that this one line, not click's usage text, says what is wrong. ``suffixes``:
+    the file types the writer knows (``.png``), if it picks the format by the suffix."""
     if path is None or os.fspath(path) == "":
         return
     p = Path(path)
@@ -208,6 +210,8 @@ def check_output(option: str, path: str | os.PathLike[str] | None, folder: bool 
     parent = Path(os.path.dirname(os.fspath(path)) or ".")
     if p.is_dir():
         raise HsframeError(f"{option} {path} is a folder; give a file path, e.g. {p / _file_example(option)}")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise HsframeError(f"{option} {path}: the name's suffix chooses the file type; end it with one of {', '.join(sorted(suffixes))}")
     if not parent.exists():
         raise HsframeError(f"{option} {path}: folder {parent} does not exist; create it first (mkdir -p {parent}) "
                            f"or give another path")

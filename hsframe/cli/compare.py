@@ -43,7 +43,7 @@ def compare(experiment, filter_string, metric, by_keys, best, plot_path, csv_pat
     from hsframe.tracking import load_settings
 
     check_output("--csv", csv_path)
-    check_output("--plot", plot_path)
+    check_output("--plot", plot_path, suffixes=_plot_suffixes() if plot_path else ())
     settings = load_settings(uri=tracking_uri)
     experiment = experiment or settings.experiment
     result = compare_runs(settings.tracking_uri, experiment, filter_string, metric, list(by_keys) if by_keys else None, best=best)
@@ -122,6 +122,13 @@ def ui(port, host, tracking_uri, timeout) -> None:
     except KeyboardInterrupt:
         # The context manager has already stopped the server (its whole process group).
         console.print("MLflow UI stopped.", highlight=False)
+
+
+def _plot_suffixes() -> set[str]:
+    """The file types matplotlib writes (.png, .pdf, .svg, ...), which it picks by the name's suffix."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return {f".{ext}" for ext in FigureCanvasBase.get_supported_filetypes()}
 
 
 def _runs_page(uri: str, experiment: str, url: str) -> str | None:
