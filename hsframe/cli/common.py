@@ -59,7 +59,7 @@ def _gist(exc: Exception) -> str:
     """The first sentence of a library's message: the rest is often advice for its own API (torch's
     "re-run with weights_only=False" is not advice for a user's tampered file)."""
     text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "(no message)")
-    first, dot, rest = text.partition(". ")
+    first, dot, _ = text.partition(". ")
     text = first + "." if dot and len(text) > 120 else text
     return text if len(text) <= 200 else text[:197] + "..."
 
