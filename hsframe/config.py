@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hsframe.errors import HsframeError, validation_message
+from hsframe.errors import HsframeError, folded_warnings, validation_message
 
 if TYPE_CHECKING:
     from hsframe.plugins import Plugins
@@ -276,13 +276,29 @@ def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, 
     path = Path(path)
     if not path.is_file():
         raise HsframeError(f"{what} not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise HsframeError(f"{what} {path} is not valid YAML: {exc}") from None
+    with folded_warnings():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as exc:
+            raise HsframeError(f"{what} {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                               f"give a YAML file") from None
+        except OSError as exc:
+            raise HsframeError(f"cannot read {what} {path}: {exc.strerror or exc}; check its permissions") from None
+        except yaml.YAMLError as exc:
+            raise HsframeError(f"{what} {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise HsframeError(f"{what} {path} must hold a mapping of keys, got {type(data).__name__}")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error, which spans several lines with a caret drawing, as ``line L, column C: problem``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    opened = f" ({context} at line {start.line + 1}, column {start.column + 1})" if context and start is not None else ""
+    return where + " ".join(str(problem).split()) + opened
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

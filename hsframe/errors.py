@@ -1,7 +1,10 @@
-"""Errors that the CLI turns into one readable message and exit code 2."""
+"""Errors that the CLI turns into one readable message and exit code 2, and the means to make them."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import logging
+import warnings
+from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:  # imported everywhere: only config and catalog need pydantic, and they import it themselves
     from pydantic import ValidationError
@@ -11,6 +14,85 @@ class HsframeError(Exception):
     """A problem with the user's input: printed without a traceback, exit code 2."""
 
     exit_code = 2
+
+
+# The attribute an exception carries once it has ended an MLflow run (hsframe.tracking.tracked_run):
+# only then does the CLI say the run was marked FAILED or KILLED.
+_RUN_ATTR = "hsframe_run_id"
+
+
+def mark_run(exc: BaseException, run_id: str) -> None:
+    """Record on ``exc`` that it ended run ``run_id``; the innermost run (a seed's, not its parent's) is kept."""
+    if getattr(exc, _RUN_ATTR, None) is None:
+        with contextlib.suppress(AttributeError, TypeError):  # exceptions with __slots__ cannot carry it
+            setattr(exc, _RUN_ATTR, run_id)
+
+
+def ended_run(exc: BaseException) -> str | None:
+    """The id of the run ``exc`` ended, or None when it was raised before any run was opened."""
+    return getattr(exc, _RUN_ATTR, None)
+
+
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+# The attribute an exception carries with the warnings held while it was raised (folded_warnings).
+_WARNINGS_ATTR = "hsframe_warnings"
+
+
+@contextlib.contextmanager
+def folded_warnings() -> Iterator[None]:
+    """Around the reading of an input: the warnings libraries print while reading it (``warnings``, or
+    logging as tifffile does) are held. An HsframeError raised inside ends with them, ``(warning: ...)``,
+    so the user reads one line, not a warning above an error; any other exception carries them
+    (:func:`held_warnings`, and as notes of its traceback). Without an error they are shown as usual."""
+    held = _Held()
+    root = logging.getLogger()
+    root.addHandler(held)  # with a root handler, Python's last-resort print of a library's warning stays quiet
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # the user's filters still apply
+            try:
+                yield
+            except Exception as exc:
+                notes = [f"{w.category.__name__}: {w.message}" for w in caught] + [r.getMessage() for r in held.records]
+                caught.clear()
+                held.records.clear()
+                _fold(exc, [_one_line(n) for n in notes])
+                raise
+    finally:
+        root.removeHandler(held)
+        for w in caught:  # no error (or an interruption): the warnings are the user's to see
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        for record in held.records:
+            logging.getLogger(record.name).handle(record)  # replayed through its logger's handlers, as it would have been
+
+
+def _fold(exc: Exception, notes: list[str]) -> None:
+    if not notes:
+        return
+    if isinstance(exc, HsframeError):
+        exc.args = (f"{exc} (warning: {'; '.join(notes)})", *exc.args[1:])
+        return
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(exc, _WARNINGS_ATTR, held_warnings(exc) + notes)
+    for note in notes if hasattr(exc, "add_note") else ():  # Python 3.11+: shown below its traceback
+        exc.add_note(f"warning: {note}")
+
+
+def held_warnings(exc: BaseException) -> list[str]:
+    """The warnings held while ``exc`` was raised (one line each), for a message that ends with them."""
+    return list(getattr(exc, _WARNINGS_ATTR, []))
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validation_message(exc: ValidationError, where: str | None = None, prefix: str = "") -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from hsframe.config import read_yaml_mapping
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, mark_run
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "hsframe"
@@ -77,6 +77,10 @@ def _experiment_id(settings: TrackingSettings, name: str) -> str:
     uri = settings.tracking_uri
     client = mlflow.MlflowClient(uri)
     exp = retry_locked(client.get_experiment_by_name, name, what=f"looking up experiment '{name}'", store=uri)
+    if exp is not None and exp.lifecycle_stage == "deleted":  # MLflow keeps the name and refuses new runs in it
+        raise HsframeError(f"experiment '{name}' (id {exp.experiment_id}) was deleted from tracking store {display_uri(uri)}; "
+                           f"restore it with `MLFLOW_TRACKING_URI={display_uri(uri)} mlflow experiments restore "
+                           f"--experiment-id {exp.experiment_id}` or choose another name (--set experiment=NAME)")
     if exp is not None:
         return exp.experiment_id
     location = settings.artifact_location
@@ -132,12 +136,15 @@ def tracked_run(settings: TrackingSettings, experiment: str | None, run_name: st
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (hsframe.signals)
         from hsframe.signals import interruption
 
+        mark_run(exc, run.info.run_id)
         _end(mlflow, "KILLED", {END_TAG: f"interrupted ({interruption(exc)})"})
         raise
     except RunStopped as exc:
+        mark_run(exc, run.info.run_id)
         _end(mlflow, "KILLED", {END_TAG: str(exc)})
         raise
     except BaseException as exc:
+        mark_run(exc, run.info.run_id)
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         with contextlib.suppress(Exception):
             mlflow.log_text(text, "error/traceback.txt")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from hsframe import __version__, refuse_pickles
+from hsframe.cli.common import Group
 from hsframe.cli.compare import compare, ui
 from hsframe.cli.datasets import datasets
 from hsframe.cli.equivalence import equivalence
@@ -19,7 +20,7 @@ from hsframe.cli.runs import runs
 from hsframe.cli.sweep import sweep
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hsframe")
 def cli() -> None:
     """hsframe: train, evaluate and compare hyperspectral and volumetric models, tracked in MLflow."""

@@ -1,7 +1,7 @@
 """`hsframe compare` (a results table from the tracking store) and `hsframe ui` (the MLflow UI).
 
 The logic lives in hsframe.compare and hsframe.ui; these commands only format and report. Neither
-imports torch. Errors are one message with exit code 2, like the rest of the CLI.
+imports torch. Errors are one message with exit code 2 (hsframe.cli.common.error_boundary).
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hsframe.cli.common import err_console, fail
+from hsframe.cli.common import Command, check_output, err_console, fail
 from hsframe.errors import HsframeError
 
 
-@click.command("compare")
+@click.command("compare", cls=Command)
 @click.option("--experiment", "-e", help="MLflow experiment to compare. Default: `experiment` in mlflow.yml (hsframe).")
 @click.option("--filter", "filter_string", default="", metavar="EXPR",
               help="MLflow search filter, e.g. \"params.dataset = 'synthetic-pines' and metrics.test_oa > 0.9\".")
@@ -23,8 +23,8 @@ from hsframe.errors import HsframeError
               help="Group by these keys instead of by config: a run param (model, dataset, split, lr, patch_size) or a "
                    "config key (train.lr or cfg.train.lr). Repeatable. Pools runs of different configs.")
 @click.option("--best", is_flag=True, help="Of each sweep, show only the group of its best trial (every run of that config).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a bar chart (mean ± std) to this PNG/PDF/SVG file.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV to this file.")
+@click.option("--plot", "plot_path", type=click.Path(), metavar="FILE", help="Write a bar chart (mean ± std) to this PNG/PDF/SVG file.")
+@click.option("--csv", "csv_path", type=click.Path(), metavar="FILE", help="Write the table as CSV to this file.")
 @click.option("--markdown", is_flag=True, help="Print a GitHub markdown table (for papers and READMEs) instead of the rich table.")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 def compare(experiment, filter_string, metric, by_keys, best, plot_path, csv_path, markdown, tracking_uri) -> None:
@@ -42,20 +42,16 @@ def compare(experiment, filter_string, metric, by_keys, best, plot_path, csv_pat
     from hsframe.compare import compare_runs, format_differs, plot, to_markdown, write_csv
     from hsframe.tracking import load_settings
 
-    try:
-        settings = load_settings(uri=tracking_uri)
-        experiment = experiment or settings.experiment
-        result = compare_runs(settings.tracking_uri, experiment, filter_string, metric,
-                              list(by_keys) if by_keys else None, best=best)
-        written = []
-        if csv_path:
-            written.append(("CSV", write_csv(result, csv_path)))
-        if plot_path:
-            written.append(("plot", plot(result, plot_path)))
-    except HsframeError as exc:
-        fail(str(exc))
-    except OSError as exc:  # an output file that cannot be written
-        fail(f"cannot write {exc.filename}: {exc.strerror}; choose another path")
+    check_output("--csv", csv_path)
+    check_output("--plot", plot_path, suffixes=_plot_suffixes() if plot_path else ())
+    settings = load_settings(uri=tracking_uri)
+    experiment = experiment or settings.experiment
+    result = compare_runs(settings.tracking_uri, experiment, filter_string, metric, list(by_keys) if by_keys else None, best=best)
+    written = []
+    if csv_path:
+        written.append(("CSV", write_csv(result, csv_path)))
+    if plot_path:
+        written.append(("plot", plot(result, plot_path)))
     if markdown:
         click.echo(to_markdown(result), nl=False)
         # stderr: stdout stays a clean markdown table to paste or redirect
@@ -89,7 +85,7 @@ def compare(experiment, filter_string, metric, by_keys, best, plot_path, csv_pat
         console.print(f"{what} written to {path}", highlight=False, markup=False)
 
 
-@click.command("ui")
+@click.command("ui", cls=Command, hold_warnings=False)  # runs until Ctrl-C
 @click.option("--port", type=int, default=0, show_default=True, help="Port to listen on; 0 picks a free one.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind. The default is reachable from this machine only; 0.0.0.0 exposes the UI to the network.")
@@ -131,6 +127,13 @@ def ui(port, host, tracking_uri, timeout) -> None:
         # mlflow_server has already stopped the server (its whole process group). Being stopped is how a
         # server ends, hence exit code 0 for a signal too.
         console.print(f"MLflow UI stopped ({interruption(exc)}).", highlight=False)
+
+
+def _plot_suffixes() -> set[str]:
+    """The file types matplotlib writes (.png, .pdf, .svg, ...), which it picks by the name's suffix."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return {f".{ext}" for ext in FigureCanvasBase.get_supported_filetypes()}
 
 
 def _runs_page(uri: str, experiment: str, url: str) -> str | None:

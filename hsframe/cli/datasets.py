@@ -1,7 +1,7 @@
 """`hsframe datasets ...`: list, describe and download the datasets described by dataset cards.
 
 Kept free of torch and of the plugin manager, so these commands start fast. Errors are printed as
-one message with exit code 2, like the rest of the CLI.
+one message with exit code 2 (hsframe.cli.common.error_boundary).
 """
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hsframe.cli.common import err_console, fail
-from hsframe.errors import HsframeError
+from hsframe.cli.common import Group, err_console
 
 
 def _status(card, root=None) -> str:
@@ -28,7 +27,7 @@ def _status(card, root=None) -> str:
     return "no (manual)" if card.manual_download else "no"
 
 
-@click.group("datasets")
+@click.group("datasets", cls=Group)
 def datasets() -> None:
     """List, describe and download real datasets (one YAML dataset card each).
 
@@ -81,10 +80,7 @@ def info_cmd(name: str) -> None:
     from hsframe.data.catalog import dataset_dir, get_card
     from hsframe.data.download import LOCK_NAME
 
-    try:
-        card = get_card(name)
-    except HsframeError as exc:
-        fail(str(exc))
+    card = get_card(name)
     console = Console()
     folder = dataset_dir(card)
     console.print(f"[bold]{card.name}[/]: {card.title}", highlight=False)
@@ -171,7 +167,7 @@ def info_cmd(name: str) -> None:
                       soft_wrap=True)
 
 
-@datasets.command("download")
+@datasets.command("download", hold_warnings=False)  # long: its warnings come as they happen
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Download again even if the files are present (and discard partial files).")
 def download_cmd(name: str, force: bool) -> None:
@@ -180,11 +176,9 @@ def download_cmd(name: str, force: bool) -> None:
     from hsframe.data.download import download_dataset
 
     console = Console()
+    card = get_card(name)
     try:
-        card = get_card(name)
         results = download_dataset(card, force=force, console=Console(stderr=True))
-    except HsframeError as exc:
-        fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("Interrupted: partial files (*.part) are kept; run the command again to resume.")
         sys.exit(130)

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from hsframe.cli.common import fail, parse_input, plugins_reporting_problems
+from hsframe.cli.common import Command, parse_input, plugins_reporting_problems
 from hsframe.errors import HsframeError
 
 # A sequence sample, batch of one: 1 channel, 8 time steps of 32x32 frames; 10 classes.
@@ -41,7 +41,7 @@ def _build(plugins, name: str, input_spec, options: dict[str, Any], seed: int):
     return spec, spec.create(input_spec, options)
 
 
-@click.command("equivalence")
+@click.command("equivalence", cls=Command)
 @click.argument("model_a")
 @click.argument("model_b")
 @click.option("--input", "input_text", default=DEFAULT_INPUT, show_default=True, metavar="C,D,H,W",
@@ -66,15 +66,12 @@ def equivalence(model_a, model_b, input_text, classes, batch, tolerance, seed, o
     from hsframe.equivalence import WeightTransferError, check_equivalence
     from hsframe.registry import InputSpec
 
-    try:
-        c, d, h, w = parse_input(input_text, example=DEFAULT_INPUT)
-        options = parse_options(option_items)
-        plugins = plugins_reporting_problems()
-        input_spec = InputSpec(c, d, h, w, classes)
-        spec_a, net_a = _build(plugins, model_a, input_spec, options, seed)
-        spec_b, net_b = _build(plugins, model_b, input_spec, options, seed)
-    except HsframeError as exc:
-        fail(str(exc))
+    c, d, h, w = parse_input(input_text, example=DEFAULT_INPUT)
+    options = parse_options(option_items)
+    plugins = plugins_reporting_problems()
+    input_spec = InputSpec(c, d, h, w, classes)
+    spec_a, net_a = _build(plugins, model_a, input_spec, options, seed)
+    spec_b, net_b = _build(plugins, model_b, input_spec, options, seed)
 
     shape = (batch, c, d, h, w)
     report: dict[str, Any] = {
@@ -90,7 +87,8 @@ def equivalence(model_a, model_b, input_text, classes, batch, tolerance, seed, o
     except ValueError as exc:  # outputs of different shapes: not the same function
         result, error = None, str(exc)
     except Exception as exc:  # a model that cannot run on this input is bad input, not a verdict
-        fail(f"running '{model_a}' and '{model_b}' on input {shape} (N, C, D, H, W) failed: {type(exc).__name__}: {exc}")
+        raise HsframeError(f"running '{model_a}' and '{model_b}' on input {shape} (N, C, D, H, W) failed: "
+                           f"{type(exc).__name__}: {exc}") from None
 
     equivalent = result is not None and result.within(tolerance)
     report.update({

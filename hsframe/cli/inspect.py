@@ -1,7 +1,7 @@
 """`hsframe inspect`: every layer of a model with its output shape, parameters and MACs.
 
 Torch and the plugins are imported inside the command, so `hsframe --help` stays fast. Errors are
-one message with exit code 2, like the rest of the CLI.
+one message with exit code 2 (hsframe.cli.common.error_boundary).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hsframe.cli.common import err_console, fail, parse_input, plugins_reporting_problems
+from hsframe.cli.common import Command, err_console, parse_input, plugins_reporting_problems
 from hsframe.errors import HsframeError
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def _print_table(console: Console, title: str, summary: "ModelSummary") -> None:
         console.print(f"[dim]Note: {escape(note)}[/]", highlight=False)
 
 
-@click.command("inspect")
+@click.command("inspect", cls=Command)
 @click.option("--model", "-m", "--plugin", "-p", "model_name", required=True,
               help="Model to inspect (see `hsframe plugins`), e.g. hybridsn. --plugin is an alias.")
 @click.option("--input", "input_text", required=True, metavar="C,D,H,W",
@@ -111,20 +111,17 @@ def inspect(model_name: str, input_text: str, classes: int, sets: tuple[str, ...
     from hsframe.inspect_model import summarize
     from hsframe.registry import InputSpec
 
+    shape = parse_input(input_text)
+    options = model_options(sets)
+    plugins = plugins_reporting_problems()
+    spec = plugins.model(model_name)
+    input_spec = InputSpec(*shape, num_classes=classes)
+    model = spec.create(input_spec, options)
     try:
-        shape = parse_input(input_text)
-        options = model_options(sets)
-        plugins = plugins_reporting_problems()
-        spec = plugins.model(model_name)
-        input_spec = InputSpec(*shape, num_classes=classes)
-        model = spec.create(input_spec, options)
-        try:
-            summary = summarize(model, shape, depth=depth)
-        except Exception as exc:  # the model's own error: report it as the user's input problem
-            raise HsframeError(f"model '{spec.name}' (package {spec.package}): the forward pass fails on a batch of "
-                               f"shape {(1, *shape)} (N, C, D, H, W): {type(exc).__name__}: {exc}") from None
-    except HsframeError as exc:
-        fail(str(exc))
+        summary = summarize(model, shape, depth=depth)
+    except Exception as exc:  # the model's own error: report it as the user's input problem
+        raise HsframeError(f"model '{spec.name}' (package {spec.package}): the forward pass fails on a batch of "
+                           f"shape {(1, *shape)} (N, C, D, H, W): {type(exc).__name__}: {exc}") from None
 
     if summary.output_shape != (1, classes):
         err_console.print(f"[yellow]Warning:[/] model '{spec.name}' returns {summary.output_shape} for one sample; "

@@ -1,7 +1,7 @@
 """`hsframe plugin ...`: tools for plugin authors. `hsframe plugin new NAME` scaffolds a model plugin.
 
 Kept free of torch, mlflow and the plugin manager's entry-point loading, so it starts fast. Errors
-are one message with exit code 2, like the rest of the CLI.
+are one message with exit code 2 (hsframe.cli.common.error_boundary).
 """
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from hsframe.cli.common import fail
-from hsframe.errors import HsframeError
+from hsframe.cli.common import Group
 
 
-@click.group("plugin", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("plugin", cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def plugin() -> None:
     """Create model plugins: `hsframe plugin new NAME`. Guide: docs/plugins.md."""
 
@@ -34,11 +33,7 @@ def new(name: str, directory: Path | None, force: bool) -> None:
     """
     from hsframe.scaffold import scaffold_plugin
 
-    try:
-        result = scaffold_plugin(name, directory, force=force)
-    except HsframeError as exc:
-        fail(str(exc))
-        return
+    result = scaffold_plugin(name, directory, force=force)
     console = Console(highlight=False)
     console.print(f"Created plugin [bold]{escape(result.names.name)}[/] (package {result.names.package}) "
                   f"in {escape(str(result.directory))}:", soft_wrap=True)

@@ -7,24 +7,20 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli.common import fail
-from hsframe.errors import HsframeError
+from hsframe.cli.common import Command
 
 # PluginInfo attribute -> its title in the listing; one per registry.
 REGISTRY_COLUMNS = {"models": "models", "datasets": "datasets", "splits": "splits", "formats": "formats", "metrics": "metrics"}
 
 
-@click.command("plugins")
+@click.command("plugins", cls=Command)
 @click.option("--json", "as_json", is_flag=True,
               help="Machine-readable: name, package, version, models, datasets, splits, formats, metrics, hooks, errors.")
 def plugins_cmd(as_json: bool) -> None:
     """List installed plugins, what they register, and any that failed to load."""
     from hsframe.plugins import get_plugins
 
-    try:
-        plugins = get_plugins()
-    except HsframeError as exc:
-        fail(str(exc))
+    plugins = get_plugins()
     if as_json:
         out = {
             "plugins": [

@@ -7,11 +7,23 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli.common import plugins_reporting_problems, training_boundary
+from hsframe.cli.common import Command, check_output, plugins_reporting_problems
 from hsframe.errors import HsframeError
 
 
-@click.command()
+def _interrupted(run_id: str | None) -> str:
+    if run_id is None:
+        return "no MLflow run had started; nothing was recorded."
+    return f"MLflow run {run_id} was marked KILLED; `hsframe run --resume RUN_ID` continues it from its last epoch."
+
+
+def _crashed(run_id: str | None) -> str:
+    if run_id is None:
+        return "[bold red]The run crashed[/] before an MLflow run was opened; nothing was recorded."
+    return f"[bold red]The run crashed[/]: MLflow run {run_id} was marked FAILED, with this traceback as artifact error/traceback.txt."
+
+
+@click.command(cls=Command, interrupted=_interrupted, crashed=_crashed, hold_warnings=False)
 @click.option("--model", "-m", "--plugin", "-p", "model", help="Model to train (see `hsframe plugins`). Default: hybridsn. "
               "--plugin is an alias.")
 @click.option("--dataset", "-d", help="Registered dataset name, or a data file / folder: a cube (.mat, ENVI, .h5, .npy/.npz, "
@@ -26,7 +38,7 @@ from hsframe.errors import HsframeError
 @click.option("--strict-labels", is_flag=True, help="Refuse label ids other than 1..K instead of renumbering them "
               "(same as --set data.remap_labels=false).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
-@click.option("--summary-json", type=click.Path(dir_okay=False), help="Write run id, config and final metrics here as JSON.")
+@click.option("--summary-json", type=click.Path(), metavar="FILE", help="Write run id, config and final metrics here as JSON.")
 @click.option("--resume", metavar="RUN_ID", help="Continue a run that did not finish (killed, crashed) after its last saved "
               "epoch, in the same MLflow run, with its logged config. See `hsframe runs`.")
 def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, strict_labels, tracking_uri, summary_json,
@@ -45,12 +57,10 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
     if strict_labels:
         sets.append("data.remap_labels=false")
     console = Console()
-    with training_boundary("the MLflow run was marked KILLED; `hsframe run --resume RUN_ID` continues it from its last epoch.",
-                           "[bold red]The run crashed[/]: it was marked FAILED in MLflow, with this traceback as artifact "
-                           "error/traceback.txt."):
-        plugins = plugins_reporting_problems()
-        summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
-                          tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
+    check_output("--summary-json", summary_json)  # now, not after the training
+    plugins = plugins_reporting_problems()
+    summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
+                      tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
     headline = _headline(plugins)
     if seeds:
         _print_seeds(console, summary, headline)

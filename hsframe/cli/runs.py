@@ -1,6 +1,6 @@
 """`hsframe runs` (the runs of an experiment, stale ones flagged) and `hsframe runs cleanup` (end them KILLED).
 
-The logic lives in hsframe.runs; no torch is imported. Errors are one message with exit code 2.
+The logic lives in hsframe.runs; no torch is imported. Errors are one message with exit code 2 (hsframe.cli.common.error_boundary).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli.common import fail
+from hsframe.cli.common import Group
 from hsframe.errors import HsframeError
 from hsframe.runs import DEFAULT_STALE_AFTER, RunRow
 
@@ -54,7 +54,7 @@ def _table(title: str, rows: list[RunRow]) -> Table:
     return table
 
 
-@click.group("runs", invoke_without_command=True)
+@click.group("runs", cls=Group, invoke_without_command=True)
 @_store_options
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Newest runs shown; 0 shows all.")
 @click.pass_context
@@ -67,10 +67,7 @@ def runs(ctx, experiment, stale_after, tracking_uri, limit) -> None:
     ctx.obj = {"experiment": experiment, "tracking_uri": tracking_uri, "stale_after": stale_after}
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        _, experiment, after, rows = _rows(ctx, None, None, None)
-    except HsframeError as exc:
-        fail(str(exc))
+    _, experiment, after, rows = _rows(ctx, None, None, None)
     shown = rows if limit == 0 else rows[:limit]
     console = Console()
     n_stale = sum(r.stale for r in rows)
@@ -95,11 +92,8 @@ def cleanup_cmd(ctx, experiment, stale_after, tracking_uri, yes, dry_run) -> Non
     from hsframe.runs import cleanup
 
     if yes and dry_run:
-        fail("--yes and --dry-run contradict each other; pass one")
-    try:
-        uri, experiment, after, rows = _rows(ctx, experiment, tracking_uri, stale_after)
-    except HsframeError as exc:
-        fail(str(exc))
+        raise HsframeError("--yes and --dry-run contradict each other; pass one")
+    uri, experiment, after, rows = _rows(ctx, experiment, tracking_uri, stale_after)
     stale = [r for r in rows if r.stale]
     console = Console()
     if not stale:

@@ -7,11 +7,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli.common import plugins_reporting_problems, training_boundary
-from hsframe.errors import HsframeError
+from hsframe.cli.common import Command, check_output, plugins_reporting_problems
 
 
-@click.command()
+def _interrupted(run_id: str | None) -> str:
+    return "the running trials were marked KILLED (their Optuna trials FAIL). Run the same command again to continue the study."
+
+
+def _crashed(run_id: str | None) -> str:
+    return "[bold red]The sweep crashed[/]; run the same command again to continue the study."
+
+
+@click.command(cls=Command, interrupted=_interrupted, crashed=_crashed, hold_warnings=False)
 @click.option("--model", "-m", "--plugin", "-p", "model", help="Model to tune (see `hsframe plugins`). Default: hybridsn.")
 @click.option("--space", "space_file", required=True, type=click.Path(dir_okay=False),
               help="YAML search space over config keys, e.g. `train.lr: {log_float: [1.0e-4, 1.0e-2]}`, "
@@ -31,8 +38,8 @@ from hsframe.errors import HsframeError
 @click.option("--pruner", type=click.Choice(["median", "none"]), default="median", show_default=True,
               help="median: stop a trial whose validation metric is below the median of earlier trials at the same epoch.")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
-@click.option("--summary-json", type=click.Path(dir_okay=False), help="Write the study's trials and best trial here as JSON.")
-@click.option("--best-config", type=click.Path(dir_okay=False), help="Write the best trial's config here as YAML "
+@click.option("--summary-json", type=click.Path(), metavar="FILE", help="Write the study's trials and best trial here as JSON.")
+@click.option("--best-config", type=click.Path(), metavar="FILE", help="Write the best trial's config here as YAML "
               "(as the parent run's best_config.yaml artifact), to run with `hsframe run --config`.")
 def sweep(model, space_file, trials, dataset, preset, config_file, sets, metric, study_name, storage, workers, sampler, pruner,
           tracking_uri, summary_json, best_config) -> None:
@@ -48,14 +55,11 @@ def sweep(model, space_file, trials, dataset, preset, config_file, sets, metric,
 
     sets = list(sets) + ([f"data.dataset={dataset}"] if dataset else [])
     console = Console()
-    with training_boundary("the running trials were marked KILLED (their Optuna trials FAIL). Run the same command again "
-                           "to continue the study.", "[bold red]The sweep crashed[/]; run the same command again to continue the study."):
-        for option, path in (("--summary-json", summary_json), ("--best-config", best_config)):
-            if path and not Path(path).resolve().parent.is_dir():  # checked now, not after hours of trials
-                raise HsframeError(f"{option} {path}: folder {Path(path).parent} does not exist; create it first")
-        summary = sweep_api(space_file, trials=trials, model=model, preset=preset, config=config_file, sets=sets, metric=metric,
-                            study=study_name, storage=storage, workers=workers, sampler=sampler, pruner=pruner,
-                            tracking_uri=tracking_uri, plugins=plugins_reporting_problems(), console=console)
+    check_output("--summary-json", summary_json)  # now, not after hours of trials
+    check_output("--best-config", best_config)
+    summary = sweep_api(space_file, trials=trials, model=model, preset=preset, config=config_file, sets=sets, metric=metric,
+                        study=study_name, storage=storage, workers=workers, sampler=sampler, pruner=pruner,
+                        tracking_uri=tracking_uri, plugins=plugins_reporting_problems(), console=console)
     table = Table(title=f"study {summary.study}: {trial_counts(summary)}; {summary.metric} ({summary.direction})")
     for col in ("trial", "state", summary.metric, "values", "run id"):
         table.add_column(col, justify="right" if col in ("trial", summary.metric) else "left", overflow="fold")

@@ -23,7 +23,7 @@ import numpy as np
 from hsframe.data.io import Array, Source, detect_format, integer_valued, materialize, select_array, squeezed_ndim, stem, supported_suffixes, to_nm
 from hsframe.data.labels import whole_label_values
 from hsframe.data.scene import Scene
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, folded_warnings
 
 Kind = Literal["cube", "labels", "raw"]
 AxisOrder = Literal["auto", "HWB", "BHW"]
@@ -61,6 +61,7 @@ class ArrayFile:
 # --------------------------------------------------------------------------- public API
 
 
+@folded_warnings()  # a reader's warnings about the file end the error's line instead of preceding it
 def read_array(
     path: str | os.PathLike,
     key: str | None = None,
