@@ -74,6 +74,36 @@ def both(*makers: Callable[[Path], None]) -> Callable[[Path], None]:
     return make
 
 
+def labels_with_ids(ids: list[int], side: int = 20) -> Callable[[Path], None]:
+    """A 30-band cube and a label map whose classes carry ``ids`` (cycled over the pixels)."""
+    def make(tmp: Path) -> None:
+        rng = np.random.default_rng(0)
+        np.save(tmp / "cube.npy", rng.random((side, side, 30), dtype=np.float32))
+        np.save(tmp / "labels.npy", np.resize(np.asarray(ids, np.int64), (side, side)))
+    return make
+
+
+def envi(data_type: int) -> Callable[[Path], None]:
+    """An ENVI cube (BSQ, float32 payload) whose header says ``data_type``."""
+    def make(tmp: Path) -> None:
+        cube(tmp)
+        np.zeros((30, 20, 20), np.float32).tofile(tmp / "cube.img")
+        (tmp / "cube.hdr").write_text(f"ENVI\nsamples = 20\nlines = 20\nbands = 30\nheader offset = 0\nfile type = ENVI Standard\n"
+                                      f"data type = {data_type}\ninterleave = bsq\nbyte order = 0\n")
+    return make
+
+
+def half_migrated_store(tmp: Path) -> None:
+    """A store whose tables exist but whose schema revision was never recorded (parallel unlocked starts left such)."""
+    import sqlite3
+
+    from hsframe.stores import prepare_store
+
+    prepare_store(f"sqlite:///{tmp / 'old.db'}")
+    with sqlite3.connect(tmp / "old.db") as conn:
+        conn.execute("DELETE FROM alembic_version")
+
+
 @dataclass(frozen=True)
 class Case:
     """``argv`` is formatted with {tmp} (the case's folder), {store} (a fresh SQLite store there), and
@@ -155,7 +185,7 @@ CASES = [
          "no run '0123456789abcdef'"),
     # The preprocessor's format belongs to hsframe/predict.py: whatever it becomes, a tampered file is one line.
     Case("predict-tampered-preprocessor", ["predict", "--run", "{run}", "--dataset", "synthetic-pines", "--out", "{tmp}/out",
-                                           "--tracking-uri", "{shared}"], "could not read|lacks what prediction needs|preprocessor"),
+                                           "--tracking-uri", "{shared}"], "preprocess/preprocessor.safetensors"),
     # --- models, datasets and config values
     Case("unknown-model", ["run", "--model", "hybridsm", "--tracking-uri", "{store}"], r"unknown model 'hybridsm'.*Did you mean 'hybridsn'"),
     Case("unknown-dataset", ["run", "--dataset", "nowhere", "--tracking-uri", "{store}"], "unknown dataset 'nowhere'"),
@@ -169,6 +199,17 @@ CASES = [
     Case("unknown-key", ["run", "--set", "train.epoch=3", "--tracking-uri", "{store}"], r"Did you mean 'train.epochs'"),
     Case("train-fraction-out-of-range", ["run", "--set", "split.train_fraction=1.5", "--tracking-uri", "{store}"], "split.train_fraction"),
     Case("bad-seeds", ["run", "--seeds", "0,x", "--tracking-uri", "{store}"], "--seeds takes integers separated by commas"),
+    Case("strict-labels", ["run", "--dataset", "{tmp}/cube.npy", "--labels", "{tmp}/labels.npy", "--strict-labels", *SMALL,
+                           "--tracking-uri", "{store}"], r"1000", labels_with_ids([1, 2, 1000])),
+    Case("too-many-classes", ["run", "--dataset", "{tmp}/cube.npy", "--labels", "{tmp}/labels.npy", *SMALL, "--tracking-uri", "{store}"],
+         r"1,?00[0-9].*1,?000", labels_with_ids(list(range(1, 1005)), side=110)),
+    Case("too-few-pixels-per-class", ["run", "--dataset", "{tmp}/cube.npy", "--labels", "{tmp}/labels.npy", *SMALL,
+                                      "--tracking-uri", "{store}"], r"\b50 classes\b.*\b400\b|\b400\b.*\b50 classes\b",
+         labels_with_ids(list(range(1, 51)))),
+    Case("nan-fill-not-finite", ["run", "--set", "data.nan_fill=.nan", "--tracking-uri", "{store}"], r"data.nan_fill.*finite"),
+    Case("envi-data-type-99", ["run", "--dataset", "{tmp}/cube.hdr", "--labels", "{tmp}/labels.npy", *SMALL, "--tracking-uri", "{store}"],
+         r"cube.hdr.*data type.*99", envi(99)),
+    Case("store-half-migrated", ["run", "--tracking-uri", "sqlite:///{tmp}/old.db"], r"old.db.*sqlite3 ", half_migrated_store),
     Case("truncated-tiff", ["run", "--dataset", "{tmp}/cube.tif", "--labels", "{tmp}/labels.npy", "--tracking-uri", "{store}"],
          r"could not read \S+cube.tif as a \(Geo\)TIFF file: .*\(warning: .*invalid page offset", truncated_tiff),
     # --- the other commands
@@ -211,7 +252,15 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Shared:
     (files / "config" / "resolved_config.yaml").write_text("model: hybridsn\ndata: {patch_size: 9}\n")
     (files / "preprocess" / "preprocessor.pt").write_bytes(b"\x80\x04not a pickle" * 20)
     (files / "preprocess" / "preprocessor.safetensors").write_bytes(b"\xff" * 64)
-    (files / "preprocess" / "scene.json").write_text('{"dataset": "x", "class_names": ["a"], "palette": [[0, 0, 0]]}')
+    (files / "preprocess" / "scene.json").write_text('{"dataset": "x", "class_names": ["a", "b"], "palette": [[0, 0, 0], [9, 9, 9]]}')
+    # A sound model, so that predict gets as far as the tampered preprocessor.
+    from hsframe.model_artifact import FOLDER, ModelCard, write_model
+    from hsframe.plugins import get_plugins
+    from hsframe.registry import InputSpec
+
+    spec, input_spec = get_plugins().model("hybridsn"), InputSpec(1, 13, 9, 9, 2)
+    (files / FOLDER).mkdir()
+    write_model(spec.create(input_spec), ModelCard.of(spec, input_spec, {}, "hsi"), files / FOLDER)
     client.log_artifacts(run.info.run_id, str(files))
     client.set_terminated(run.info.run_id, "FINISHED")
     client.delete_experiment(client.create_experiment("gone", artifact_location=(root / "gone").as_uri()))
