@@ -158,6 +158,8 @@ CASES = [
     Case("sweep-best-config-is-folder", ["sweep", "--space", "{tmp}/s.yaml", "--trials", "1", "--best-config", "{tmp}/out",
                                          "--tracking-uri", "{store}"], "--best-config .* is a folder",
          both(folder("out"), text("s.yaml", "train.lr: {float: [0.001, 0.01]}\n"))),
+    Case("checkpoint-dir-is-file", ["run", "--set", "train.checkpoint_dir={tmp}/f.txt", "--tracking-uri", "{store}"],
+         r"train.checkpoint_dir \S+/f.txt is a file", file("f.txt")),
     Case("compare-csv-missing-folder", ["compare", "--csv", "{tmp}/nodir/t.csv", "--tracking-uri", "{store}"],
          "--csv .*/nodir/t.csv: folder .* does not exist"),
     Case("compare-plot-unknown-type", ["compare", "--plot", "{tmp}/bars.txt", "--tracking-uri", "{store}"],

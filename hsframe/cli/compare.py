@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hsframe.cli.common import Command, check_output, err_console, fail
+from hsframe.cli.common import Command, err_console, fail
 from hsframe.errors import HsframeError
+from hsframe.output_paths import check_output
 
 
 @click.command("compare", cls=Command)

@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from hsframe.cli.common import Command, check_output, plugins_reporting_problems
+from hsframe.cli.common import Command, plugins_reporting_problems
+from hsframe.output_paths import check_output
 
 
 @click.command(cls=Command)

@@ -7,7 +7,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hsframe.cli.common import Command, check_output, plugins_reporting_problems
+from hsframe.cli.common import Command, plugins_reporting_problems
+from hsframe.output_paths import check_output
 
 
 def _interrupted(run_id: str | None) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from hsframe.config import RunConfig
 from hsframe.data.resolve import load_dataset, resolve_dataset
 from hsframe.errors import HsframeError
+from hsframe.output_paths import check_output
 from hsframe.plugins import Plugins
 from hsframe.registry import ModelSpec
 from hsframe.tasks import Task, TaskSplit, make_task
@@ -34,6 +35,8 @@ class Prepared:
 
 
 def prepare(cfg: RunConfig, task: Task, plugins: Plugins) -> Prepared:
+    # Checked now: a checkpoint folder that cannot be made would fail the run after its first epoch.
+    check_output("train.checkpoint_dir", cfg.train.checkpoint_dir, folder=True)
     method = plugins.split(cfg.split.method)
     options = method.options(cfg.split.model_dump())
     split = task.split(method, options, cfg.seed)
