@@ -168,17 +168,6 @@ def format_differs(differs: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in differs.items())
 
 
-def require_store(uri: str) -> None:
-    """Refuse a sqlite store that does not exist: MLflow would silently create an empty one."""
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
-        if not db.is_file():
-            raise HsframeError(
-                f"no tracking store at {uri} ({db.resolve()} does not exist; relative paths are taken from the "
-                f"current directory). Run `hsframe run` first, or point --tracking-uri / mlflow.yml at your store."
-            )
-
-
 def split_key(params: dict[str, str]) -> str:
     """The split recipe without the seed, readable (the ``split`` column).
 
@@ -407,6 +396,8 @@ def compare_runs(
     A seed repeated within a condition counts once (its latest run); see ``Comparison.duplicates``.
     """
     import mlflow
+
+    from hsframe.stores import require_store
 
     require_store(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)

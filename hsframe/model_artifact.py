@@ -141,14 +141,16 @@ def run_files(run_id: str, tracking_uri: str) -> Iterator[RunFiles]:
     """The run ``run_id`` of the store at ``tracking_uri``, its artifacts read into a folder removed afterwards."""
     import mlflow
 
-    from hsframe.stores import display_uri
+    from hsframe.stores import display_uri, require_store
 
     shown = display_uri(tracking_uri)
+    require_store(tracking_uri)  # fails at once where MLflow would create an empty store or retry for minutes
     client = mlflow.MlflowClient(tracking_uri)
     try:
         client.search_experiments(max_results=1)
     except Exception as exc:
-        raise HsframeError(f"cannot reach the tracking store {shown}: {type(exc).__name__}: {str(exc)[:300]}") from None
+        text = " ".join(str(exc).split())[:300]
+        raise HsframeError(f"cannot reach the tracking store {shown}: {type(exc).__name__}: {text}") from None
     try:
         run = client.get_run(run_id)
     except Exception:

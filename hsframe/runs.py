@@ -56,7 +56,7 @@ def list_runs(tracking_uri: str, experiment: str, stale_after: float = DEFAULT_S
     """Every run of ``experiment``, newest first, each marked stale or not as of ``now`` (default: now)."""
     import mlflow
 
-    from hsframe.compare import require_store
+    from hsframe.stores import require_store
 
     if stale_after < 0:
         raise HsframeError(f"--stale-after must be a number of seconds >= 0, got {stale_after:g}")

@@ -171,6 +171,21 @@ def prepare_store(uri: str) -> None:
         _open(uri)
 
 
+def require_store(uri: str) -> None:
+    """For commands that only read a store (compare, runs, ui, predict, resume): refuse a sqlite store that
+    does not exist (MLflow would silently create an empty one) and a server that does not answer (MLflow
+    would retry it for minutes)."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        if not db.is_file():
+            raise HsframeError(
+                f"no tracking store at {uri} ({db.resolve()} does not exist; relative paths are taken from the "
+                f"current directory). Run `hsframe run` first, or point --tracking-uri / mlflow.yml at your store."
+            )
+    elif _backend(uri) in {"http", "https"}:
+        _probe_http(uri)
+
+
 def _backend(uri: str) -> str:
     return uri.partition("://")[0].split("+", 1)[0].lower()
 

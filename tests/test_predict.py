@@ -59,7 +59,7 @@ def test_unreachable_tracking_server_names_the_uri(trained):
         port = s.getsockname()[1]
     uri = f"http://127.0.0.1:{port}"
     r = predict("--run", run_id, "--dataset", "synthetic-pines", "--tracking-uri", uri)
-    assert r.exit_code == 2 and f"cannot reach the tracking store {uri}" in r.output
+    assert r.exit_code == 2 and f"cannot reach tracking server {uri}" in r.output
 
 
 def test_run_without_a_logged_model(store, monkeypatch):

@@ -99,8 +99,8 @@ def ui(port, host, tracking_uri, timeout) -> None:
     """
     from pathlib import Path
 
-    from hsframe.compare import require_store
     from hsframe.signals import interruption, signals_as_interrupts
+    from hsframe.stores import require_store
     from hsframe.tracking import load_settings
     from hsframe.ui import mlflow_server
 

@@ -92,8 +92,8 @@ def _resume(run_id: str, config: Any, seeds: Sequence[int] | None, tracking_uri:
         raise HsframeError(f"--resume {run_id} continues that run with its logged config; drop {', '.join(given)} "
                            f"(only --device, --tracking-uri and --set train.checkpoint_dir=... go with --resume)")
     if recorder is None:
-        from hsframe.compare import require_store
         from hsframe.recording import MLflowRecorder
+        from hsframe.stores import require_store
         from hsframe.tracking import load_settings
 
         settings = load_settings(uri=tracking_uri)
