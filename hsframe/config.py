@@ -35,8 +35,8 @@ class DataConfig(_Section):
     axis_order: Literal["auto", "HWB", "BHW"] = "auto"
     nan_fill: float | None = Field(None, allow_inf_nan=False,
                                    description="replace NaN/Inf in the cube with this finite value (else they are an error)")
-    remap_labels: bool = Field(True, description="renumber label ids other than 1..K (e.g. 1, 2, 1000) as classes 1..K, "
-                               "keeping the original ids for maps; false refuses such labels (hsframe run --strict-labels)")
+    strict_labels: bool = Field(False, description="refuse label ids other than 1..K (e.g. 1, 2, 1000) instead of renumbering "
+                                "them as classes 1..K with the original ids kept for maps (hsframe run --strict-labels)")
     remove_bands: list[int] | str | None = Field(None, description="0-based bands to drop, e.g. [0, 1] or '103-107,149-162'")
     band_standardize: bool = Field(False, description="standardize each band before PCA (training-pixel statistics)")
     pca_components: int | None = Field(30, ge=1, description="null keeps every band")

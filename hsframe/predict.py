@@ -51,8 +51,12 @@ def _run_inputs(files: RunFiles) -> tuple[dict, Any, dict]:
 
     def facts(path: Path) -> dict:
         raw = _mapping(json.loads(path.read_text()))
-        return {"dataset": str(raw["dataset"]), "class_names": [str(c) for c in raw["class_names"]],
-                "palette": [tuple(int(v) for v in c) for c in raw["palette"]]}
+        names = [str(c) for c in raw["class_names"]]
+        ids = raw.get("label_ids")  # the training data's own id of each class (absent in runs before it: 1..K)
+        if ids is not None and len(ids) != len(names):
+            raise ValueError(f"{len(ids)} label ids for {len(names)} classes")
+        return {"dataset": str(raw["dataset"]), "class_names": names, "palette": [tuple(int(v) for v in c) for c in raw["palette"]],
+                "label_ids": None if ids is None else [int(v) for v in ids]}
 
     return (files.read("config/resolved_config.yaml", config), files.read(f"preprocess/{PREPROCESSOR_FILE}", Preprocessor.load),
             files.read("preprocess/scene.json", facts))
@@ -101,7 +105,7 @@ def predict_run(
     model = model.to(device)
     pred, how = infer_scene_pixels(model, features, cfg, device, note=lambda msg: console.print(f"note: {msg}", highlight=False))
     pred_map = to_label_value(pred).reshape(h, w)
-    ids = facts.get("label_ids")  # the training data's own id of each class (runs before it: 1..K)
+    ids = facts["label_ids"]
     truth = classes_of(scene.label_values(scene.labels), ids)  # this scene's ground truth in the run's classes
     files = write_classification_map(out_dir, truth, pred_map, facts["class_names"],
                                      [tuple(c) for c in facts["palette"]], f"run {run_id[:8]} on {dataset}", label_ids=ids)

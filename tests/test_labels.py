@@ -66,6 +66,21 @@ def test_the_runs_map_is_written_in_the_original_ids(tmp_path):
     assert set(np.unique(written).tolist()) <= {3, 7, 9} and written.shape == (H, W)  # eval.full_map: every pixel
 
 
+def test_predict_writes_the_map_and_counts_in_the_original_ids(tmp_path):
+    from hsframe.cli import cli
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = _files(tmp_path, _stripes([3, 7, 9]))
+    summary = hsframe.run(cfg, tracking_uri=store, quiet=True)
+    out = tmp_path / "pred"
+    result = CliRunner().invoke(cli, ["predict", "--run", summary.run_id, "--dataset", cfg["data.dataset"], "--labels",
+                                      cfg["data.labels"], "--out", str(out), "--tracking-uri", store])
+    assert result.exit_code == 0, result.output
+    written = np.load(out / "classification_map.npy")
+    assert written.shape == (H, W) and set(np.unique(written).tolist()) <= {3, 7, 9}
+    assert set(np.unique(written).tolist()) & {3, 7, 9}  # not 1..3
+
+
 def _cli_run(tmp_path, *args):
     from hsframe.cli import cli
 
@@ -83,13 +98,13 @@ def test_strict_labels_refuse_in_one_line_with_no_run(tmp_path):
     assert "\n" not in line and "class ids 1, 2, 1000" in line and "--strict-labels" in line and "Traceback" not in line
     assert not db.exists()  # refused before the store was opened
     with pytest.raises(HsframeError, match="class ids 1, 2, 1000"):
-        _run({**_files(tmp_path, _stripes([1, 2, 1000])), "data.remap_labels": False})
+        _run({**_files(tmp_path, _stripes([1, 2, 1000])), "data.strict_labels": True})
 
 
 def test_ids_already_1_to_k_are_not_renumbered(tmp_path):
     summary, run = _run(_files(tmp_path, _stripes([1, 2, 3])))
     assert "label_mapping" not in run.params and "data/label_mapping.json" not in run.artifacts
-    assert _run({**_files(tmp_path, _stripes([1, 2, 3])), "data.remap_labels": False})[1].status == "FINISHED"
+    assert _run({**_files(tmp_path, _stripes([1, 2, 3])), "data.strict_labels": True})[1].status == "FINISHED"
 
 
 def test_more_than_max_classes_is_refused_with_both_numbers(tmp_path):

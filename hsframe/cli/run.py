@@ -37,7 +37,7 @@ def _crashed(run_id: str | None) -> str:
 @click.option("--seeds", help="Repeat over seeds, e.g. 0,1,2,3,4: one child MLflow run per seed under a parent with mean and std.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set train.device=...).")
 @click.option("--strict-labels", is_flag=True, help="Refuse label ids other than 1..K instead of renumbering them "
-              "(same as --set data.remap_labels=false).")
+              "(same as --set data.strict_labels=true).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--summary-json", type=click.Path(), metavar="FILE", help="Write run id, config and final metrics here as JSON.")
 @click.option("--resume", metavar="RUN_ID", help="Continue a run that did not finish (killed, crashed) after its last saved "
@@ -56,7 +56,7 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
         if given is not None and given != "":
             sets.append(f"{key}={given}")
     if strict_labels:
-        sets.append("data.remap_labels=false")
+        sets.append("data.strict_labels=true")
     console = Console()
     check_output("--summary-json", summary_json)  # now, not after the training
     plugins = plugins_reporting_problems()

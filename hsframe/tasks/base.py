@@ -143,11 +143,11 @@ class Task(ABC):
         return getattr(self.data, "label_ids", None)
 
     def check_classes(self) -> None:
-        """Refuse renumbered ids when ``data.remap_labels`` is off, and class counts no run can take."""
+        """Refuse renumbered ids when ``data.strict_labels`` is on, and class counts no run can take."""
         ids, k, unit = self.label_ids, self.num_classes, self.grid.unit
-        if ids is not None and not self.cfg.data.remap_labels:
+        if ids is not None and self.cfg.data.strict_labels:
             raise HsframeError(f"dataset '{self.name}': labels hold class ids {shown_ids(ids)} ({len(ids)} ids), not 1..{k}; "
-                               "data.remap_labels=false (--strict-labels) refuses to renumber them")
+                               "data.strict_labels (--strict-labels) refuses to renumber them; drop it to have them renumbered 1..K")
         labeled = int(np.count_nonzero(self.grid.labels))
         if k > MAX_CLASSES or k * MIN_SAMPLES_PER_CLASS > labeled:
             raise HsframeError(f"dataset '{self.name}' has {k} classes and {labeled} labeled {unit}: a run takes at most "
