@@ -252,7 +252,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Shared:
     (files / "config").mkdir(parents=True)
     (files / "preprocess").mkdir()
     (files / "config" / "resolved_config.yaml").write_text("model: hybridsn\ndata: {patch_size: 9}\n")
-    (files / "preprocess" / "preprocessor.pt").write_bytes(b"\x80\x04not a pickle" * 20)
     (files / "preprocess" / "preprocessor.safetensors").write_bytes(b"\xff" * 64)
     (files / "preprocess" / "scene.json").write_text('{"dataset": "x", "class_names": ["a", "b"], "palette": [[0, 0, 0], [9, 9, 9]]}')
     # A sound model, so that predict gets as far as the tampered preprocessor.

@@ -14,7 +14,8 @@ from hsframe.errors import HsframeError
 
 KEYS = valid_keys()
 SECTIONS = sorted({k.split(".")[0] for k in KEYS if "." in k})
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every CI run, so a failure is reproducible rather than a draw.
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),

@@ -108,3 +108,20 @@ def test_a_safetensors_file_of_something_else_is_refused(tmp_path):
     save_file({"weight": torch.zeros(2)}, str(tmp_path / "w.safetensors"))
     with pytest.raises(ValueError, match="not a fitted preprocessor"):
         Preprocessor.load(tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize("change", ["keep", "components", "scale_std"])
+def test_a_preprocessor_whose_tensors_do_not_fit_together_is_refused_when_read(tmp_path, change):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from hsframe.data.preprocess import Preprocessor
+
+    fit_preprocessor(np.random.default_rng(5).normal(size=(40, 5)).astype(np.float32), 3).save(tmp_path / "pre.safetensors")
+    with safe_open(str(tmp_path / "pre.safetensors"), "pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors[change] = torch.tensor([0, 1, 99]) if change == "keep" else tensors[change][..., :-1].contiguous()
+    save_file(tensors, str(tmp_path / "changed.safetensors"), metadata=meta)  # a valid file, tampered consistently
+    with pytest.raises(ValueError, match=f"'{change}'"):
+        Preprocessor.load(tmp_path / "changed.safetensors")

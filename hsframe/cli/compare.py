@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hsframe.cli.common import Command, err_console, fail
+from hsframe.cli.common import Command, err_console
 from hsframe.errors import HsframeError
 from hsframe.output_paths import check_output
 
@@ -122,8 +122,6 @@ def ui(port, host, tracking_uri, timeout) -> None:
                 server.process.wait()  # returns only if the server dies on its own
                 raise HsframeError(f"the MLflow server stopped by itself (exit code {server.process.returncode}). "
                                    f"Its output ends with:\n{server.log_tail()}")
-    except HsframeError as exc:
-        fail(str(exc))
     except KeyboardInterrupt as exc:
         # mlflow_server has already stopped the server (its whole process group). Being stopped is how a
         # server ends, hence exit code 0 for a signal too.

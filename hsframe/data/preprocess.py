@@ -86,7 +86,24 @@ class Preprocessor:
         if meta.get("format") != _FORMAT or missing or unknown or not meta.get("n_input_bands", "").isdigit():
             raise ValueError(f"not a fitted preprocessor ({_FORMAT}): format {meta.get('format')!r}, "
                              f"missing {missing}, unknown {unknown}, n_input_bands {meta.get('n_input_bands')!r}")
-        return cls(**{k: tensors.get(k) for k in _TENSORS}, n_input_bands=int(meta["n_input_bands"]))
+        pre = cls(**{k: tensors.get(k) for k in _TENSORS}, n_input_bands=int(meta["n_input_bands"]))
+        pre._check_shapes()
+        return pre
+
+    def _check_shapes(self) -> None:
+        """ValueError unless the tensors fit together (a changed file must fail here, named, not in transform)."""
+        keep = self.keep
+        if keep.ndim != 1 or keep.dtype != torch.int64 or (len(keep) and not (0 <= int(keep.min()) and int(keep.max()) < self.n_input_bands)):
+            raise ValueError(f"'keep' must be 0-based band indices below n_input_bands={self.n_input_bands}")
+        n, k = len(keep), len(self.scale_mean)
+        expected = {"mean": (n,), "band_std": (n,), "components": (n, k), "scale_mean": (k,), "scale_std": (k,),
+                    "explained_variance_ratio": (k,)}
+        if self.components is None:
+            expected["scale_mean"] = expected["scale_std"] = (n,)
+        for name, shape in expected.items():
+            value = getattr(self, name)
+            if value is not None and (tuple(value.shape) != shape or not value.is_floating_point()):
+                raise ValueError(f"'{name}' has shape {tuple(value.shape)} ({value.dtype}); the fitted state needs {shape}, floating point")
 
     def transform(self, cube: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
         x = torch.as_tensor(cube, device=device)
