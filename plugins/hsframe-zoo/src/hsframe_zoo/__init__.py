@@ -119,7 +119,7 @@ MODELS: dict[str, ZooModel] = {
                          {"data.patch_size": 5, **RAW}),
     "chen_3dcnn": ZooModel(build_chen_3dcnn, "Chen et al., 2016: 3-D CNN, three 32-band-deep convs with 2x2 pooling",
                            # CPU-sized: the paper's widths 128/192/256 on every band cost ~100 GMAC per patch. At
-                           # widths 8, Adam at 1e-3 kills every ReLU of conv2 within a few steps; 3e-4 trains.
+                           # widths 8, Adam at 1e-3 turned off every ReLU of conv2 on a toy batch; 3e-4 fits it.
                            {"data.patch_size": 27, "data.pca_components": 100, "model_options.widths": [8, 8, 8],
                             "eval.full_map": False, "train.lr": 3e-4}),
     "he_m3dcnn": ZooModel(build_he_m3dcnn, "He et al., 2017: multi-scale 3-D CNN (M3D-DCNN)",
