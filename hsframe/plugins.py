@@ -42,7 +42,7 @@ BUILTIN_MODULES = {
 }
 # Distributions that ship with hsframe (the core and its repository's plugins/). When one of them and
 # another package claim the same name, the other package is the one named as the one to remove.
-FIRST_PARTY = frozenset({"hsframe", "hsframe-hybridsn", "hsframe-blocks", "hsframe-volumetric"})
+FIRST_PARTY = frozenset({"hsframe", "hsframe-hybridsn", "hsframe-blocks", "hsframe-volumetric", "hsframe-zoo"})
 
 
 @dataclass

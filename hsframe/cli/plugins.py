@@ -29,6 +29,8 @@ def plugins_cmd(as_json: bool) -> None:
                 for i in plugins.info.values()
             ],
             "errors": [{"plugin": p.plugin, "package": p.package, "error": p.message} for p in plugins.problems],
+            "models": [{"name": m.name, "plugin": m.plugin, "package": m.package, "data_kinds": list(m.data_kinds),
+                        "description": m.description} for m in plugins.models.values()],
         }
         click.echo(json.dumps(out, indent=2))
         return
@@ -41,5 +43,12 @@ def plugins_cmd(as_json: bool) -> None:
                                 if getattr(i, attr)) or "-"
         table.add_row(i.name, i.package, i.version, registered, ", ".join(i.hooks))
     console.print(table)
+    # Each model's one line (a zoo model's names its paper), so a reader can tell the models apart.
+    models = Table(title="models")
+    for col in ("model", "package", "data kinds", "description"):
+        models.add_column(col)
+    for m in sorted(plugins.models.values(), key=lambda m: (m.package, m.name)):
+        models.add_row(m.name, m.package, ", ".join(m.data_kinds), m.description or "-")
+    console.print(models)
     for p in plugins.problems:
         console.print(f"[red]error[/] {p}", highlight=False)

@@ -1,0 +1,136 @@
+"""3-D convolutions whose output is folded into 2-D maps: Lee & Kwon, Luo (HSI-CNN) and Sharma (HS-CNN)."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from hsframe_zoo.layers import centre_crop, require, require_patch
+
+
+class ResidualPair(nn.Module):
+    """Two 1x1 convolutions with an identity shortcut: ``relu(x + conv(relu(conv(x))))``. Shapes kept."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 1)
+        self.conv2 = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.conv2(F.relu(self.conv1(x))))
+
+
+class LeeContextualCNN(nn.Module):
+    """Lee and Kwon (2017), "Going deeper with contextual CNN for hyperspectral image classification".
+
+    Multi-scale filter bank over every band: ``width`` kernels each of 5x5xB, 3x3xB and 1x1xB; the 3x3
+    and 1x1 maps are max pooled (3x3 and 5x5, stride 1) so each branch gives one vector per pixel;
+    concatenated (3·width) -> ReLU, LRN -> 1x1 conv (width) -> ReLU, LRN -> two residual pairs of 1x1
+    convs -> 1x1 conv, ReLU, dropout -> 1x1 conv, ReLU, dropout -> 1x1 conv to K. The receptive field
+    is 5x5: a larger patch is cropped to its centre 5x5.
+
+    Args:
+        in_channels: C; bands: D (any); patch_size: (H, W), at least 5x5; num_classes: K.
+
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``; ``scene_forward`` ``(N, C, D, H+p-1, W+p-1)`` -> ``(N, K, H, W)``.
+    """
+
+    def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int,
+                 width: int = 128, dropout: float = 0.5) -> None:
+        super().__init__()
+        require_patch(*patch_size, 5, "lee_contextual")
+        self.patch_size = patch_size
+        self.bank5 = nn.Conv3d(in_channels, width, (bands, 5, 5))
+        self.bank3 = nn.Conv3d(in_channels, width, (bands, 3, 3))
+        self.bank1 = nn.Conv3d(in_channels, width, (bands, 1, 1))
+        self.lrn1 = nn.LocalResponseNorm(5)
+        self.conv1 = nn.Conv2d(3 * width, width, 1)
+        self.lrn2 = nn.LocalResponseNorm(5)
+        self.res = nn.Sequential(ResidualPair(width), ResidualPair(width))
+        self.head = nn.Sequential(
+            nn.Conv2d(width, width, 1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv2d(width, width, 1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv2d(width, num_classes, 1),
+        )
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H+4, W+4)`` -> ``(N, K, H, W)``: the network at every pixel with a full 5x5 window."""
+        b5 = self.bank5(x).squeeze(2)                                          # (N, w, H, W)
+        b3 = F.max_pool2d(self.bank3(x).squeeze(2), 3, 1)                      # (N, w, H+2, W+2) -> (N, w, H, W)
+        b1 = F.max_pool2d(self.bank1(x).squeeze(2), 5, 1)                      # (N, w, H+4, W+4) -> (N, w, H, W)
+        x = self.lrn1(F.relu(torch.cat([b5, b3, b1], 1)))
+        x = self.lrn2(F.relu(self.conv1(x)))
+        return self.head(self.res(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._dense(centre_crop(x, 5)).flatten(1)  # (N, K, 1, 1) -> (N, K)
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)``, equal to ``forward`` on each pixel's patch."""
+        ph, pw = self.patch_size
+        if x.dim() != 5 or x.shape[-2] < ph or x.shape[-1] < pw:
+            raise ValueError(f"scene_forward needs (N, C, D, H + {ph - 1}, W + {pw - 1}) with H, W >= 1; got {tuple(x.shape)}")
+        mh, mw = (ph - 5) // 2, (pw - 5) // 2  # only the centre 5x5 of each patch is read
+        return self._dense(x[..., mh : x.shape[-2] - mh, mw : x.shape[-1] - mw])
+
+
+class LuoHSICNN(nn.Module):
+    """Luo, Zou, Yao, Li and Bai (2018), "HSI-CNN: a novel convolution neural network for hyperspectral image".
+
+    A 3-D convolution of ``planes`` kernels 24x3x3 with spectral stride 9 over the centre 3x3 pixels
+    gives, at each of d' = (D - 24) // 9 + 1 spectral positions, a vector of ``planes`` features; these
+    rows form a (d', planes) matrix, read by a 2-D conv 64@3x3, then dense 1024 and dense K (ReLU).
+
+    Args:
+        in_channels: C; bands: D, at least 42 (d' >= 3); patch_size: (H, W), at least 3x3 (larger ones
+        are cropped to the centre 3x3); num_classes: K.
+
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    """
+
+    def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int,
+                 planes: int = 90, hidden: int = 1024) -> None:
+        super().__init__()
+        require_patch(*patch_size, 3, "luo_hsicnn")
+        require(bands, 42, "bands", "luo_hsicnn")
+        self.conv3d = nn.Conv3d(in_channels, planes, (24, 3, 3), stride=(9, 1, 1))
+        self.conv2d = nn.Conv2d(1, 64, 3)
+        rows = (bands - 24) // 9 + 1
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * (rows - 2) * (planes - 2), hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv3d(centre_crop(x, 3)))  # (N, planes, d', 1, 1)
+        x = x.flatten(2).transpose(1, 2)[:, None]  # (N, 1, d', planes): one row per spectral position
+        return self.head(F.relu(self.conv2d(x)))  # (N, 64, d'-2, planes-2) -> (N, K)
+
+
+class SharmaHSCNN(nn.Module):
+    """Sharma, Diba, Tuytelaars and Van Gool (2016), "Hyperspectral CNN for image classification & band selection".
+
+    conv1: 96 kernels 6x6xB (all bands) with stride 2, BatchNorm, ReLU, 2x2 max pooling; conv2: 256
+    kernels 3x3x96 with stride 2, BatchNorm, ReLU, 2x2 max pooling; conv3: 512 kernels 3x3x256, ReLU;
+    dense 1024, ReLU, dropout 0.5; dense K. conv2 and conv3 span every map of the layer below, so they
+    are 2-D convolutions over those maps.
+
+    Args:
+        in_channels: C; bands: D (any); patch_size: (H, W), at least 57x57 (64 in the paper); num_classes: K.
+
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    """
+
+    def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int,
+                 hidden: int = 1024, dropout: float = 0.5) -> None:
+        super().__init__()
+        require_patch(*patch_size, 57, "sharma_hscnn")
+        self.conv1 = nn.Conv3d(in_channels, 96, (bands, 6, 6), stride=(1, 2, 2))
+        self.features = nn.Sequential(
+            nn.BatchNorm2d(96), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(96, 256, 3, stride=2), nn.BatchNorm2d(256), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(256, 512, 3), nn.ReLU(),
+        )
+        h, w = (((((s - 6) // 2 + 1) // 2 - 3) // 2 + 1) // 2 - 2 for s in patch_size)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(512 * h * w, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x).squeeze(2)  # (N, 96, (H-6)//2+1, ...)
+        return self.head(self.features(x))
