@@ -526,3 +526,25 @@ def test_an_unvalidated_entry_with_an_http_url_is_not_fetched(plain_server: _Ser
     with pytest.raises(DownloadError, match=r"refused, only https:// is downloaded \(http:// needs allow_insecure: true on the file\)"):
         download_file(entry, tmp_path)
     assert plain_server.requests == []
+
+
+def _record_many(folder: str, worker: int) -> None:
+    from hsframe.data.download import _record
+
+    for i in range(20):
+        _record(Path(folder), f"w{worker}-{i}.bin", f"{worker:02d}{i:062d}", i, None)
+
+
+def test_parallel_first_records_into_one_lock_lose_no_entry(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from hsframe.data.download import read_lock
+
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_record_many, args=(str(tmp_path), w)) for w in range(6)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(60)
+    assert [p.exitcode for p in workers] == [0] * 6
+    assert len(read_lock(tmp_path)) == 6 * 20  # read-modify-replace without the file lock drops entries here

@@ -136,13 +136,17 @@ def read_lock(folder: Path) -> dict[str, dict[str, object]]:
 
 
 def _record(folder: Path, name: str, sha256: str, size: int, url: str | None) -> Path:
-    """Add one file's sha256 to the lock, written whole to a temporary file and renamed (never half-written)."""
+    """Add one file's sha256 to the lock, written whole to a temporary file and renamed (never half-written).
+    Read and rewritten under a file lock: two downloads into one folder must not drop each other's entry."""
+    from hsframe.stores import file_lock
+
     path = lock_path(folder)
-    files = read_lock(folder)
-    files[name] = {"sha256": sha256, "size": size, "url": url}
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"files": dict(sorted(files.items()))}, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with file_lock(path.with_name(path.name + ".lock"), f"the checksum lock {path}"):
+        files = read_lock(folder)
+        files.setdefault(name, {"sha256": sha256, "size": size, "url": url})  # a first record is never replaced
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"files": dict(sorted(files.items()))}, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
     return path
 
 
