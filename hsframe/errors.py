@@ -63,7 +63,7 @@ def folded_warnings() -> Iterator[None]:
                 notes = [f"{w.category.__name__}: {w.message}" for w in caught] + [r.getMessage() for r in held.records]
                 caught.clear()
                 held.records.clear()
-                _fold(exc, [_one_line(n) for n in notes])
+                _fold(exc, [one_line(n, 200) for n in notes])
                 raise
     finally:
         root.removeHandler(held)
@@ -90,7 +90,8 @@ def held_warnings(exc: BaseException) -> list[str]:
     return list(getattr(exc, _WARNINGS_ATTR, []))
 
 
-def _one_line(text: str, limit: int = 200) -> str:
+def one_line(text: object, limit: int = 300) -> str:
+    """A library's message (or any text) on one line, cut to ``limit`` characters: some span several."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, one_line
 from hsframe.registry import InputSpec
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class RunFiles:
         except HsframeError:
             raise
         except Exception as exc:
-            detail = " ".join(str(exc).split())[:200]
+            detail = one_line(exc, 200)
             raise HsframeError(f"run '{self.run_id}': artifact {path} is unreadable ({type(exc).__name__}: {detail}); "
                                "it was damaged or changed after the run; retrain the run") from None
 
@@ -149,7 +149,7 @@ def run_files(run_id: str, tracking_uri: str) -> Iterator[RunFiles]:
     try:
         client.search_experiments(max_results=1)
     except Exception as exc:
-        text = " ".join(str(exc).split())[:300]
+        text = one_line(exc)
         raise HsframeError(f"cannot reach the tracking store {shown}: {type(exc).__name__}: {text}") from None
     try:
         run = client.get_run(run_id)

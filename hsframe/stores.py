@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, one_line
 
 T = TypeVar("T")
 
@@ -279,7 +279,7 @@ def check_sqlite_schema(uri: str, path: Path) -> None:
             tables = f"tables {', '.join(dropped)} exist" if len(dropped) > 1 else f"table {dropped[0]} exists"
             raise HsframeError(f"{what}: a later migration's empty {tables} too early, so upgrading it fails; back up {path}, "
                                f"then: sqlite3 {path} \"{drops}\" && mlflow db upgrade {uri}")
-    reason = " ".join(str(getattr(error, "orig", None) or error).split())[:200]
+    reason = one_line(getattr(error, "orig", None) or error, 200)
     raise HsframeError(
         f"{what}: upgrading it fails ({reason}), which `mlflow db upgrade` cannot repair either; restore a backup of {path}, "
         f"or move it aside (mv {path} {path}.broken) and rerun to start a new store (the old runs' rows stay readable in "
@@ -415,7 +415,7 @@ def _open(uri: str) -> None:
     except HsframeError:
         raise
     except Exception as exc:
-        text = " ".join(str(exc).split())[:300]
+        text = one_line(exc)
         raise HsframeError(f"cannot open tracking store {display_uri(uri)}: {type(exc).__name__}: {text}") from None
 
 
@@ -443,7 +443,7 @@ def _server_lock(uri: str) -> Iterator[None]:
         try:
             conn = engine.connect()
         except Exception as exc:
-            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+            reason = one_line(getattr(exc, "orig", None) or exc)
             raise HsframeError(f"cannot reach tracking store {shown}: {reason}; check that the server "
                                f"runs and the host, port, user, password and database, or change tracking_uri in mlflow.yml") from None
         with conn:

@@ -23,7 +23,7 @@ import numpy as np
 from hsframe.data.io import Array, Source, detect_format, integer_valued, materialize, select_array, squeezed_ndim, stem, supported_suffixes, to_nm
 from hsframe.data.labels import whole_label_values
 from hsframe.data.scene import Scene
-from hsframe.errors import HsframeError, folded_warnings
+from hsframe.errors import HsframeError, folded_warnings, one_line
 
 Kind = Literal["cube", "labels", "raw"]
 AxisOrder = Literal["auto", "HWB", "BHW"]
@@ -132,12 +132,6 @@ def read_array(
         ) from exc
     _tidy_band_metadata(meta, data, kind)
     return ArrayFile(data=data, metadata=meta)
-
-
-def one_line(exc: BaseException) -> str:
-    """A library's message on one line (some span several), cut to a readable length."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def memory_message(path: Path, exc: MemoryError, what: str) -> str:

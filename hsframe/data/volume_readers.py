@@ -27,10 +27,10 @@ import numpy as np
 
 from hsframe.data.io import Array, FileFormat, detect_format, integer_valued, materialize, read_npy_header, select_array, squeezed_ndim, stem
 from hsframe.data.labels import MAX_CLASSES, check_int64
-from hsframe.data.readers import memory_message, one_line
+from hsframe.data.readers import memory_message
 from hsframe.data.series import FrameSeries
 from hsframe.data.volumes import LabeledVolume, VolumeSet
-from hsframe.errors import HsframeError
+from hsframe.errors import HsframeError, one_line
 
 # How a stored label 0 is read (the option data.zero_label; dataset cards use it too).
 ZeroLabel = Literal["unlabeled", "class"]
