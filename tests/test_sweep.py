@@ -11,6 +11,7 @@ from conftest import runs_of
 from hsframe.cli import cli
 from hsframe.errors import HsframeError
 from hsframe.recording import END_TAG, FINISHED, KILLED, SWEEP_TAG, TRIAL_TAG, MemoryRecorder
+from hsframe.stores import _sqlite_is_current
 from hsframe.study import parse_space
 from hsframe.study.sweep import sweep
 
@@ -306,7 +307,9 @@ def test_sigterm_to_the_main_process_alone_stops_every_worker(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline:  # until both trials train
         time.sleep(0.5)
-        if not (tmp_path / "mlflow.db").exists():  # the sweep creates it (under its lock); reading now would too
+        # The sweep creates and migrates the store under its lock; a plain MLflow client opened before that is
+        # done would migrate it too, racing the sweep (`table _alembic_tmp_params already exists`, seen on CI).
+        if not _sqlite_is_current(tmp_path / "mlflow.db"):
             continue
         try:  # the store may still be being migrated by the sweep
             trials = [r for r in runs_of(store) if r.data.tags.get(SWEEP_TAG) == "trial"]
