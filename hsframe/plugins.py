@@ -5,7 +5,8 @@ loaded on its own: one that fails to import, or whose hooks raise (any exception
 only Ctrl-C goes through), is recorded with its package name and the error, and everything else still
 loads. A name two packages claim is never silently given to one of them: an entry-point name declared
 by two distributions loads neither, and a model / dataset / split / format / metric name registered by
-two plugins is refused; either way the error names both distributions and how to remove one.
+two plugins is refused (a built-in of the core's own stays); either way the error names both
+distributions and how to remove one.
 ``HSFRAME_STRICT_PLUGINS=1`` makes any such problem fatal; ``HSFRAME_DISABLE_PLUGINS=name,...`` skips
 plugins by entry-point or package name.
 """
@@ -286,7 +287,8 @@ def _collect(
 ) -> None:
     """Call one registration hook plugin by plugin, so each item knows who registered it.
 
-    A name claimed more than once goes to ``conflicts`` instead of ``table``: no claimant wins.
+    A name claimed more than once goes to ``conflicts`` instead of ``table``: no claimant wins, except the
+    core's own built-in, which a plugin can never replace (the clash is still listed as a problem).
     """
     hook, kind = what.hook, _import(what.base)
     claims: dict[str, list[Any]] = {}
@@ -314,8 +316,14 @@ def _collect(
         if len(specs) == 1:
             table[name] = specs[0]
             continue
-        conflicts[registry, name] = specs
         suspect = _suspects(specs)[0]  # the problem is listed under the package to remove, not the legitimate one
+        core = [spec for spec in specs if spec.package == "hsframe"]
+        if len(core) == 1:  # the core's own (metric 'oa', split 'random') stays: one stray package must not disable it
+            table[name] = core[0]
+            problems.append(PluginProblem(suspect.plugin, suspect.package,
+                                          _collision(what.noun, name, specs, outcome="hsframe's own is used")))
+            continue
+        conflicts[registry, name] = specs
         problems.append(PluginProblem(suspect.plugin, suspect.package, _collision(what.noun, name, specs)))
 
 

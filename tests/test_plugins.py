@@ -133,13 +133,14 @@ def register_metrics(register):
     assert {(p.plugin, p.package) for p in plugins.problems} == {("aaa", "fake-evil")}
     messages = sorted(p.message for p in plugins.problems)
     assert messages == [
-        f"metric 'oa' is registered by both hsframe {__version__} and fake-evil 1.0; it is not used. "
+        f"metric 'oa' is registered by both hsframe {__version__} and fake-evil 1.0; hsframe's own is used. "
         "Uninstall one (pip uninstall fake-evil) or disable it with HSFRAME_DISABLE_PLUGINS=fake-evil.",
         "model 'hybridsn' is registered by both hsframe-hybridsn 0.1.0 and fake-evil 1.0; it is not used. "
         "Uninstall one (pip uninstall fake-evil) or disable it with HSFRAME_DISABLE_PLUGINS=fake-evil.",
     ]
     with pytest.raises(HsframeError, match=r"model 'hybridsn' is registered by both hsframe-hybridsn 0.1.0 and fake-evil 1.0"):
         plugins.model("hybridsn")
+    assert plugins.metric("oa").package == "hsframe"  # the core's metric stays: one stray package cannot disable it
 
 
 def test_unknown_plugin_suggests_nearest_and_lists_available():
