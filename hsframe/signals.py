@@ -36,18 +36,29 @@ def _raise(signum: int, frame: Any) -> None:
 
 
 @contextlib.contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    """Within the block SIGTERM and SIGHUP raise :class:`Terminated`; the previous handlers come back after.
+def _handled(signums: tuple[int, ...], handler: Any) -> Iterator[None]:
+    """Within the block ``handler`` handles ``signums``; the previous handlers come back after.
 
     Only in the main thread (where Python runs signal handlers); elsewhere the block runs unchanged.
     """
     try:
-        previous = {s: signal.signal(s, _raise) for s in CAUGHT}
+        previous = {s: signal.signal(s, handler) for s in signums}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for s, before in previous.items():
+            signal.signal(s, before)
+
+
+def signals_as_interrupts() -> contextlib.AbstractContextManager[None]:
+    """Within the block SIGTERM and SIGHUP raise :class:`Terminated`; the previous handlers come back after."""
+    return _handled(CAUGHT, _raise)
+
+
+def signals_ignored() -> contextlib.AbstractContextManager[None]:
+    """Within the block SIGINT, SIGTERM and SIGHUP do nothing: a cleanup that must not be cut short by a second
+    Ctrl-C (stopping a server's whole process group)."""
+    return _handled((signal.SIGINT, *CAUGHT), lambda signum, frame: None)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from hsframe.errors import HsframeError
+from hsframe.signals import signals_ignored
 
 _ANY_HOST = {"0.0.0.0", "::", ""}
 # MLflow's job runner serves GenAI evaluation jobs, which hsframe does not use: without it the server
@@ -101,26 +102,6 @@ def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP do nothing inside: a second Ctrl-C (or a SIGTERM after the first) while the
-    server is being stopped must not cut the stop short and leave part of its process group running.
-
-    Only in the main thread (where Python runs signal handlers); elsewhere the block runs unchanged.
-    """
-    held = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    try:
-        previous = {s: signal.signal(s, lambda signum, frame: None) for s in held}
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-@contextlib.contextmanager
 def mlflow_server(
     uri: str,
     host: str = "127.0.0.1",
@@ -179,7 +160,7 @@ def mlflow_server(
             time.sleep(0.25)
         yield server
     finally:
-        with _signals_held():
+        with signals_ignored():  # a second Ctrl-C must not cut the stop short
             _stop(process)
         log.close()
         if not failed:
