@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,24 @@ def postgres_server():
 def postgres_url(postgres_server: PostgresServer) -> str:
     """``postgresql://user:password@127.0.0.1:<port>/<fresh database>`` on the throwaway server."""
     return postgres_server.new_database("mlflow")
+
+
+def server_answers(url: str, timeout: float = 3) -> bool:
+    """Whether an MLflow server answers ``url``/health (the `hsframe ui` tests)."""
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def live_commands() -> list[tuple[int, str]]:
+    """``(pid, command line)`` of every live process, zombies left out: to prove a server left nothing behind."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if "State:\tZ" not in (proc / "status").read_text():
+                    found.append((int(proc.name), cmd))
+    return found

@@ -91,14 +91,18 @@ def legacy_run(store: str, run_id: str, tmp: Path) -> tuple[str, Path]:
     from mlflow.utils.file_utils import local_file_uri_to_path
 
     client = mlflow.MlflowClient(store)
-    mlflow.set_tracking_uri(store)
-    run = client.get_run(run_id)
-    with mlflow.start_run(experiment_id=run.info.experiment_id, run_name="older-hsframe") as legacy:
-        mlflow.log_params(run.data.params)
-        for folder in ("config", "preprocess"):
-            mlflow.log_artifacts(client.download_artifacts(run_id, folder, str(tmp)), folder)
-        info = mlflow.pytorch.log_model(torch.nn.Linear(2, 2), name="model", serialization_format="pickle", pip_requirements=[])
-    return legacy.info.run_id, Path(local_file_uri_to_path(mlflow.get_logged_model(info.model_id).artifact_location))
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(store)  # log_model takes the global URI; restored below, so later tests keep theirs
+    try:
+        run = client.get_run(run_id)
+        with mlflow.start_run(experiment_id=run.info.experiment_id, run_name="older-hsframe") as legacy:
+            mlflow.log_params(run.data.params)
+            for folder in ("config", "preprocess"):
+                mlflow.log_artifacts(client.download_artifacts(run_id, folder, str(tmp)), folder)
+            info = mlflow.pytorch.log_model(torch.nn.Linear(2, 2), name="model", serialization_format="pickle", pip_requirements=[])
+        return legacy.info.run_id, Path(local_file_uri_to_path(mlflow.get_logged_model(info.model_id).artifact_location))
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 def test_the_planted_payload_runs_when_unpickled(tmp_path):

@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, live_commands, server_answers
 from test_compare import TINY, hsframe_run, tiny_plugins
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -230,25 +230,9 @@ def test_runs_of_two_plugins_in_the_mlflow_ui(server, browser, ui_store, tmp_pat
         raise
 
 
-def _port_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=3):
-            return True
-    except OSError:
-        return False
-
-
 def _processes_with(text: str) -> list[str]:
     """Command lines of live processes holding ``text`` (to prove the server left nothing behind)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(OSError):
-                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                status = (proc / "status").read_text()
-                if text in cmd and "State:\tZ" not in status:
-                    found.append(cmd)
-    return found
+    return [cmd for _, cmd in live_commands() if text in cmd]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="checks processes through /proc")
@@ -284,7 +268,7 @@ def test_hsframe_ui_serves_the_store_and_stops_on_ctrl_c(ui_store):
         assert proc.wait(60) == 0, "".join(lines)
         reader.join(10)
         assert "MLflow UI stopped (Ctrl-C)." in "".join(lines)
-        assert not _port_answers(url)
+        assert not server_answers(url)
         assert _processes_with(f"--port {port}") == []  # workers included
     finally:
         if proc.poll() is None:

@@ -14,10 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import live_commands, server_answers
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="finds the server's processes through /proc")
 
@@ -34,23 +34,13 @@ def store(tmp_path_factory) -> str:
     return uri
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def _groups_serving(port: str) -> set[int]:
-    """Process groups of live (not zombie) processes whose command line names ``--port PORT``."""
+    """Process groups of live processes whose command line names ``--port PORT``."""
     groups = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
+    for pid, cmd in live_commands():
+        if f"--port {port}" in cmd:
             with contextlib.suppress(OSError):
-                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                if f"--port {port}" in cmd and "State:\tZ" not in (proc / "status").read_text():
-                    groups.add(os.getpgid(int(proc.name)))
+                groups.add(os.getpgid(pid))
     return groups
 
 
@@ -84,7 +74,7 @@ def test_a_signal_to_hsframe_ui_stops_the_servers_whole_process_group(store, tmp
             url = found.group(1) if found and "Press Ctrl-C" in "".join(lines) else None
             time.sleep(0.2)
         assert url, f"no URL printed: {''.join(lines)}"
-        assert _answers(url)
+        assert server_answers(url)
         groups = _groups_serving(url.rsplit(":", 1)[1])
         assert groups and os.getpgid(proc.pid) not in groups  # the server leads a group of its own
 
@@ -96,7 +86,7 @@ def test_a_signal_to_hsframe_ui_stops_the_servers_whole_process_group(store, tmp
         while any(_group_alive(g) for g in groups) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert [g for g in groups if _group_alive(g)] == [], "part of the server's process group is still running"
-        assert not _answers(url)
+        assert not server_answers(url)
     finally:
         if proc.poll() is None:
             proc.kill()
