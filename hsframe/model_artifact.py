@@ -161,27 +161,32 @@ def run_files(run_id: str, tracking_uri: str) -> Iterator[RunFiles]:
 
 
 def read_model(files: RunFiles, plugins: "Plugins") -> tuple["torch.nn.Module", ModelCard]:
-    """The run's model rebuilt by the installed plugin, its logged weights loaded (CPU, eval mode), and its card."""
+    """The run's model rebuilt by the installed plugin and filled with what the run stored (CPU, eval mode), and its card.
+
+    How it is read depends on the kind of model (``spec.fitting().read``): a torch module's weights, an estimator's skops file.
+    """
     run_id = files.run_id
     logged = files.names(FOLDER)
-    if WEIGHTS not in logged:
+    if SPEC not in logged:
         if LEGACY in logged:
             raise HsframeError(f"run '{run_id}' was logged by an older hsframe: its model ({LEGACY} and data/) is a pickled "
                                "MLflow model, and hsframe never unpickles from the store (a tampered pickle runs code); "
                                "retrain the run with this version")
-        raise HsframeError(f"run '{run_id}' ({files.run.info.status}) has no logged model ({WEIGHTS}); "
+        raise HsframeError(f"run '{run_id}' ({files.run.info.status}) has no logged model ({SPEC}); "
                            "a run that FAILED or was KILLED before the end logs none")
     card = files.read(SPEC, lambda p: ModelCard.from_json(p.read_text()))
     if not plugins.claimed("models", card.model):
         raise HsframeError(f"run '{run_id}' needs model '{card.model}' from {card.package} {card.version}, which is not installed; "
                            f"pip install '{card.package}=={card.version}'")
     spec = plugins.model(card.model)
-    model = spec.create(card.input, card.model_options)
-    files.read(WEIGHTS, lambda p: _load_weights(model, p, card, spec, run_id))
-    return model.eval(), card
+    fitting = spec.fitting()
+    if fitting.artifact not in logged:
+        raise HsframeError(f"run '{run_id}' has {SPEC} but no {fitting.artifact}, which model '{card.model}' stores; "
+                           "the run's artifacts were changed after the run; retrain the run")
+    return fitting.read(files, spec, card), card
 
 
-def _load_weights(model: "torch.nn.Module", path: Path, card: ModelCard, spec: "ModelSpec", run_id: str) -> None:
+def load_weights(model: "torch.nn.Module", path: Path, card: ModelCard, spec: "ModelSpec", run_id: str) -> None:
     """The weights file into ``model``; a file that does not fit the rebuilt architecture is one line saying why."""
     from safetensors.torch import load_file, load_model
 
@@ -204,7 +209,11 @@ def _load_weights(model: "torch.nn.Module", path: Path, card: ModelCard, spec: "
 
 
 def load_model(run_id: str, tracking_uri: str | None = None, plugins: "Plugins | None" = None) -> "torch.nn.Module":
-    """The model of run ``run_id``, rebuilt by its installed plugin with the logged weights (CPU, eval mode)."""
+    """The model of run ``run_id``, rebuilt by its installed plugin with what the run stored (CPU, eval mode).
+
+    A torch model comes back as itself; an estimator model (:class:`hsframe.registry.EstimatorSpec`) as an
+    :class:`hsframe.estimator_module.EstimatorModule` (``.estimator`` is the fitted estimator).
+    """
     from hsframe.tracking import load_settings
 
     if plugins is None:

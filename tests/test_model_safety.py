@@ -39,9 +39,9 @@ def payload(marker: Path) -> bytes:
 class KeepingRecorder(MLflowRecorder):
     """The MLflow recorder, keeping a copy of the trained model it logs (to compare what is loaded back)."""
 
-    def log_model(self, model, card):
-        super().log_model(model, card)
-        self.model = copy.deepcopy(model)
+    def log_model(self, fitting, card):
+        super().log_model(fitting, card)
+        self.model = copy.deepcopy(fitting.predictor)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,11 @@ class Reporter:
     def seed(self, seed: int) -> None:
         self.console.rule(f"seed {seed}")
 
+    def candidate(self, options: dict[str, Any], val_oa: float, best: bool, seconds: float) -> None:
+        """One estimator fitted for one combination of searched options (``hsframe.engine.fitting``)."""
+        shown = ", ".join(f"{k}={v}" for k, v in options.items()) or "its options"
+        self.console.print(f"fit {shown}: val OA {val_oa:.4f}{'  (best)' if best else ''}  {seconds:.1f}s", highlight=False)
+
     def progress(self, epochs: int, batches_per_epoch: int) -> "TrainingProgress":
         from hsframe.progress import TrainingProgress
 

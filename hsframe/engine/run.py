@@ -15,7 +15,7 @@ import numpy as np
 
 from hsframe import __version__
 from hsframe.config import RunConfig, fingerprint, flatten
-from hsframe.engine.model_check import build_checked_model
+from hsframe.engine.fitting import Fitting
 from hsframe.engine.prepare import Prepared, load_task, prepare
 from hsframe.engine.reporter import Reporter
 from hsframe.engine.resume import Resume
@@ -58,7 +58,7 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
 
     device = select_device(cfg.train.device)
     generator = seed_everything(cfg.seed)
-    model = build_checked_model(spec, task.input_spec, cfg.model_options)
+    fitting = spec.fitting()(spec, task.input_spec, cfg.model_options)  # built and checked before the run opens
 
     tags = {"hsframe_version": __version__, "device": str(device), "model": spec.name, "dataset": task.name,
             FINGERPRINT_TAG: fingerprint(cfg), **(tags or {})}
@@ -80,7 +80,7 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
             if resume is None:
                 _record_inputs(recorder, cfg, spec, task, prep)
             plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
-            outcome = _train_and_evaluate(cfg, spec, task, prep, model, device, generator, plugins, recorder, reporter,
+            outcome = _train_and_evaluate(cfg, spec, task, prep, fitting, device, generator, plugins, recorder, reporter,
                                           on_epoch, run_id, resume)
             status, metrics = FINISHED, outcome["metrics"]
         except (KeyboardInterrupt, RunStopped) as exc:
@@ -130,12 +130,11 @@ def heartbeat() -> dict[str, str]:
     return {HEARTBEAT_TAG: str(int(time.time()))}
 
 
-def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepared, model: Any, device: Any, generator: Any,
+def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepared, fitting: Fitting, device: Any, generator: Any,
                         plugins: Plugins, recorder: Recorder, reporter: Reporter, on_epoch: EpochHook | None,
                         run_id: str, resume: Resume | None) -> dict[str, Any]:
     from hsframe.checkpoint import checkpoint_path, save_checkpoint
     from hsframe.model_artifact import ModelCard
-    from hsframe.training import train
 
     split = prep.split.samples
     # Refitted on a resume too (deterministic for the seed): the samples are not in the checkpoint.
@@ -143,14 +142,12 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     if resume is None:
         if samples.metrics:
             recorder.log_metrics(samples.metrics)
-        recorder.log_params({"model_parameters": sum(p.numel() for p in model.parameters())})
+        recorder.log_params(fitting.params())
     else:  # epochs the checkpoint has but the store missed (killed between saving and logging)
         logged = max(resume.epochs_logged, default=0)
         for epoch, record in enumerate(resume.state.history, 1):
             if epoch > logged:
                 recorder.log_metrics(record, step=epoch)
-    progress = reporter.progress(cfg.train.epochs, -(-len(split.train) // cfg.train.batch_size))
-
     def record_epoch(epoch: int, record: dict[str, float]) -> None:
         recorder.log_metrics(record, step=epoch)
         recorder.set_tags(heartbeat())
@@ -161,13 +158,14 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     def save(state: Any) -> None:
         save_checkpoint(checkpoint_path(cfg.train.checkpoint_dir, run_id), state, run_id)
 
-    result = train(model, samples.source, task.targets, split.train, split.val, cfg.train, device, generator, progress,
-                   record_epoch, eval_batch_size=cfg.eval.batch_size, start=resume.state if resume else None,
-                   on_checkpoint=save if cfg.train.checkpoint_dir is not None else None)
+    result = fitting.fit(samples.source, task.targets, split.train, split.val, cfg, device, generator, reporter, record_epoch,
+                         start=resume.state if resume else None, on_checkpoint=save if cfg.train.checkpoint_dir is not None else None)
+    fitting.record_fit(recorder)
     recorder.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
 
     t0 = time.perf_counter()
     index = task.inference_index(prep.split)
+    model = fitting.predictor
     pred, how = samples.infer(model, index, cfg.eval.batch_size, device, cfg.train.amp)
     recorder.set_tags({"inference_method": how})
     recorder.log_metrics({"inference_seconds": time.perf_counter() - t0})
@@ -179,7 +177,7 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
         recorder.log_metrics(extra)
         metrics.update(extra)
     # Weights and how to rebuild them, no pickle: `hsframe.load_model` / `hsframe predict` read them back.
-    recorder.log_model(model.to("cpu").eval(), ModelCard.of(spec, task.input_spec, cfg.model_options, task.data_kind))
+    recorder.log_model(fitting, ModelCard.of(spec, task.input_spec, cfg.model_options, task.data_kind))
     return {"metrics": metrics, "per_class": evaluation.per_class, "best_epoch": result.best_epoch}
 
 

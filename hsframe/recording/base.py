@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hsframe.errors import HsframeError
 
 if TYPE_CHECKING:
+    from hsframe.engine.fitting import Fitting
     from hsframe.model_artifact import ModelCard
 
 # How a run ended: the statuses MLflow uses.
@@ -115,15 +116,16 @@ class Recorder(ABC):
     def log_file(self, local_path: str | Path, folder: str) -> None:
         """A file written by the run, under ``folder/``."""
 
-    def log_model(self, model: Any, card: "ModelCard") -> None:
-        """The trained ``torch.nn.Module`` (on the CPU), pickle-free: ``model/weights.safetensors`` and
-        ``model/spec.json`` (``card``), which :func:`hsframe.load_model` reads back (:mod:`hsframe.model_artifact`)."""
+    def log_model(self, fitting: "Fitting", card: "ModelCard") -> None:
+        """The fitted model, pickle-free: its file (``model/weights.safetensors`` of a torch module,
+        ``model/estimator.skops`` of an estimator) and ``model/spec.json`` (``card``), which
+        :func:`hsframe.load_model` reads back (:mod:`hsframe.model_artifact`)."""
         import tempfile
 
-        from hsframe.model_artifact import FOLDER, write_model
+        from hsframe.model_artifact import FOLDER
 
         with tempfile.TemporaryDirectory() as tmp:
-            for path in write_model(model, card, tmp):
+            for path in fitting.write(card, Path(tmp)):
                 self.log_file(path, FOLDER)
 
     @property

@@ -13,6 +13,7 @@ from hsframe.errors import HsframeError
 from hsframe.recording.base import END_TAG, FAILED, FINISHED, KILLED, Recorder, RunStopped, StoredRun
 
 if TYPE_CHECKING:
+    from hsframe.engine.fitting import Fitting
     from hsframe.model_artifact import ModelCard
 
 
@@ -128,6 +129,6 @@ class MemoryRecorder(Recorder):
         local_path = Path(local_path)
         self.current.artifacts[f"{folder}/{local_path.name}"] = local_path.read_bytes()
 
-    def log_model(self, model: Any, card: "ModelCard") -> None:
-        super().log_model(model, card)  # the files, as a store holds them
-        self.current.model = model
+    def log_model(self, fitting: "Fitting", card: "ModelCard") -> None:
+        super().log_model(fitting, card)  # the files, as a store holds them
+        self.current.model = fitting.predictor
