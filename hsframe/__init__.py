@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from hsframe.hookspecs import hookimpl
-from hsframe.registry import DatasetSpec, InputSpec, ModelSpec
+from hsframe.registry import DatasetSpec, EstimatorSpec, InputSpec, ModelSpec
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 PLUGIN_API_VERSION = 1
 
-__all__ = ["hookimpl", "DatasetSpec", "InputSpec", "ModelSpec", "__version__", "PLUGIN_API_VERSION", "run", "load_config", "sweep",
+__all__ = ["hookimpl", "DatasetSpec", "EstimatorSpec", "InputSpec", "ModelSpec", "__version__", "PLUGIN_API_VERSION", "run", "load_config", "sweep",
            "load_model"]
 
 # MLflow 3 unpickles a logged model (and its sample inputs) unless told not to: a tampered pickle in a

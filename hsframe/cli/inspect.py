@@ -116,6 +116,10 @@ def inspect(model_name: str, input_text: str, classes: int, sets: tuple[str, ...
     plugins = plugins_reporting_problems()
     spec = plugins.model(model_name)
     input_spec = InputSpec(*shape, num_classes=classes)
+    fitting = spec.fitting()
+    if not fitting.per_layer:  # an estimator has no layers to tabulate: say what it is and what the run searches
+        _print_estimator(spec.name, shape, classes, options, fitting.describe(spec, input_spec, options), as_json)
+        return
     model = spec.create(input_spec, options)
     try:
         summary = summarize(model, shape, depth=depth)
@@ -133,3 +137,18 @@ def inspect(model_name: str, input_text: str, classes: int, sets: tuple[str, ...
         return
     title = f"{spec.name}: input (C, D, H, W) = {shape}, {classes} classes" + (f", options {options}" if options else "")
     _print_table(Console(), escape(title), summary)
+
+
+def _print_estimator(name: str, shape: tuple[int, ...], classes: int, options: dict[str, Any], described: dict[str, Any],
+                     as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"model": name, "input": list(shape), "classes": classes, "options": options, **described}, indent=2))
+        return
+    table = Table(title=escape(f"{name}: input (C, D, H, W) = {shape}, {classes} classes"), show_header=False)
+    table.add_row("estimator", escape(described["estimator"]))
+    table.add_row("input features", f"{described['input_features']:,} (each sample flattened: C x D x H x W)")
+    search = described["search"]
+    table.add_row("chosen on validation", escape("; ".join(f"{k} in {v}" for k, v in search.items())) if search else "nothing (one fit)")
+    table.add_row("fits per run", str(described["combinations"]))
+    table.add_row("as built", escape(described["repr"]))
+    Console().print(table)

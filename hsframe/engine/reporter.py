@@ -40,8 +40,8 @@ class Reporter:
 
     def candidate(self, options: dict[str, Any], val_oa: float, best: bool, seconds: float) -> None:
         """One estimator fitted for one combination of searched options (``hsframe.engine.fitting``)."""
-        shown = ", ".join(f"{k}={v}" for k, v in options.items()) or "its options"
-        self.console.print(f"fit {shown}: val OA {val_oa:.4f}{'  (best)' if best else ''}  {seconds:.1f}s", highlight=False)
+        shown = "".join(f" {k}={v}" for k, v in options.items())
+        self.console.print(f"fit{shown}: val OA {val_oa:.4f}{'  (best)' if best else ''}  {seconds:.1f}s", highlight=False)
 
     def progress(self, epochs: int, batches_per_epoch: int) -> "TrainingProgress":
         from hsframe.progress import TrainingProgress

@@ -1,9 +1,10 @@
 """hsframe plugin: published hyperspectral baselines, implemented from their papers.
 
 Registers ``hu_cnn1d``, ``hamida_3dcnn``, ``li_3dcnn``, ``chen_3dcnn``, ``he_m3dcnn``, ``lee_contextual``,
-``luo_hsicnn``, ``sharma_hscnn``, ``mou_rnn``, ``spectralformer`` and ``ssftt``. One module per family
-(``cnn1d``, ``cnn3d``, ``hybrid``, ``rnn``, ``transformers``; shared layers in ``layers``); torch is
-imported only inside each ``build_*``, so listing plugins stays fast.
+``luo_hsicnn``, ``sharma_hscnn``, ``mou_rnn``, ``spectralformer`` and ``ssftt`` (torch modules), and the
+scikit-learn estimators ``svm_rbf`` and ``random_forest``. One module per family (``cnn1d``, ``cnn3d``,
+``hybrid``, ``rnn``, ``transformers``, ``classical``; shared layers in ``layers``); torch and
+scikit-learn are imported only inside each ``build_*``, so listing plugins stays fast.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from hsframe import InputSpec, ModelSpec, hookimpl
+from hsframe import EstimatorSpec, InputSpec, ModelSpec, hookimpl
+from hsframe_zoo.classical import SVM_SEARCH, build_random_forest, build_svm_rbf
 
 if TYPE_CHECKING:  # keep torch out of import time
     import torch.nn as nn
@@ -139,8 +141,23 @@ MODELS: dict[str, ZooModel] = {
 }
 
 
+SPECTRA = {"data.patch_size": 1, **RAW}  # the classical baselines read each pixel's spectrum
+
+ESTIMATORS: dict[str, EstimatorSpec] = {
+    "svm_rbf": EstimatorSpec(name="svm_rbf", build=build_svm_rbf, defaults=SPECTRA, search=SVM_SEARCH,
+                             description="Melgani & Bruzzone, 2004: SVM, RBF kernel, C and gamma by a grid on validation pixels"),
+    # A random forest's trees are skops' sklearn.tree._tree.Tree, which skops does not trust by default
+    # (raw node indices); this package vouches for the type so its own runs can be read back.
+    "random_forest": EstimatorSpec(name="random_forest", build=build_random_forest, defaults=SPECTRA,
+                                   trusted_types=("sklearn.tree._tree.Tree",),
+                                   description="Breiman, 2001 (as in Ham et al., 2005): random forest of 200 trees on spectra"),
+}
+
+
 @hookimpl
 def register_models(register) -> None:
     for name, model in MODELS.items():
         register(ModelSpec(name=name, build=model.build, defaults=model.all_defaults(), data_kinds=("hsi",),
                            description=model.description))
+    for spec in ESTIMATORS.values():
+        register(spec)
