@@ -83,3 +83,42 @@ def test_seeds_with_bad_input_start_no_run(store, setting):
 def test_bad_seeds_list(store):
     r = CliRunner().invoke(cli, ["run", "--seeds", "0,x", "--tracking-uri", store])
     assert r.exit_code == 2 and "--seeds takes integers" in r.output
+
+
+@needs_shared
+def test_blocks_split_on_the_real_indian_pines_labels(tmp_path, store, monkeypatch):
+    """`hsframe run --dataset indian_pines --set split.method=blocks` on the real 16-class ground truth (the cube
+    is not kept in ../shared: generated spectra, one mean per class, over the real label map)."""
+    import math
+
+    import numpy as np
+    import scipy.io
+
+    root = tmp_path / "data" / "indian_pines"
+    root.mkdir(parents=True)
+    (root / "Indian_pines_gt.mat").symlink_to(SHARED / "hsi" / "ground_truth" / "Indian_pines_gt.mat")
+    gt = scipy.io.loadmat(root / "Indian_pines_gt.mat")["indian_pines_gt"]
+    rng = np.random.default_rng(0)
+    cube = rng.integers(2000, 7000, (17, 200))[gt] + rng.normal(0, 300, (145, 145, 200))
+    scipy.io.savemat(root / "Indian_pines_corrected.mat", {"indian_pines_corrected": cube.clip(0, 9000).astype(np.uint16)})
+    monkeypatch.setenv("HSFRAME_DATA", str(tmp_path / "data"))
+    args = ["run", "--dataset", "indian_pines", "--set", "split.method=blocks", "--set", "data.patch_size=25",
+            "--set", "train.epochs=1", "--set", "data.pca_components=13", "--set", "eval.full_map=false",
+            "--set", "train.checkpoint_dir=null", "--tracking-uri", store]
+    # Three classes lie within the 12 px margin of themselves: one line names them all, and no run is left.
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert all(f"'{name}'" in r.output for name in ("Alfalfa", "Grass-pasture-mowed", "Oats")) and runs_of(store) == []
+    out = tmp_path / "summary.json"
+    r = CliRunner().invoke(cli, [*args, "--set", "split.drop_unsplittable=true", "--summary-json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "left out 3 class(es)" in r.output and "94 px" in r.output  # 46 + 28 + 20
+    s = json.loads(out.read_text())
+    absent = {c["name"] for c in s["per_class"] if c["test_pixels"] == 0}
+    assert absent == {"Alfalfa", "Grass-pasture-mowed", "Oats"} and len(s["per_class"]) == 16
+    assert all(math.isnan(c["accuracy"]) for c in s["per_class"] if c["name"] in absent)
+    assert math.isfinite(s["metrics"]["test_aa"]) and math.isfinite(s["metrics"]["test_kappa"])
+    [run] = runs_of(store)
+    assert run.info.status == "FINISHED" and "unsplittable classes left out: 1 'Alfalfa'" in run.data.params["split"]
+    assert run.data.metrics["leakage_test_pixels_in_train_windows"] == 0
+    assert run.data.metrics["leakage_test_in_train_window"] == 0.0

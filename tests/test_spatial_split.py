@@ -125,10 +125,102 @@ def test_block_split_same_seed_same_split(synthetic):
     assert not np.array_equal(a.test, c.test)
 
 
-def test_block_too_large_to_stratify_names_the_class(synthetic):
-    # One block covers the whole scene: no class can be both trained on and tested.
-    with pytest.raises(HsframeError, match=r"class \d '\w'.*smaller split.block_size"):
-        block_split(synthetic, list("abcd"), 0, block_size=60, margin=0, train_fraction=0.3, val_fraction=0.2)
+def test_class_in_one_block_is_cut_across_a_margin_wide_gap(synthetic):
+    # Class 4 (rows 30-35, cols 10-21) lies in one 22 px block: whole blocks cannot split it (refused before).
+    flat = synthetic.reshape(-1)
+    s = block_split(synthetic, list("abcd"), 0, block_size=22, margin=2, train_fraction=0.3, val_fraction=0.2)
+    fit = np.concatenate([s.train, s.val])
+    for k in (1, 2, 3, 4):
+        assert (flat[fit] == k).any() and (flat[s.test] == k).any(), k
+    assert s.info["cut_classes"] >= 1 and "cut in two across a margin-wide gap" in s.description and "4 'd'" in s.description
+    w = synthetic.shape[1]
+    assert min_chebyshev(fit[flat[fit] == 4], s.test[flat[s.test] == 4], w) > 2  # the gap
+    assert min_chebyshev(fit, s.test, w) > 2 and leakage_report(s, synthetic.shape, 5)["test_pixels_in_train_windows"] == 0
+    assert len(fit) + len(s.test) + s.dropped == (flat > 0).sum()
+
+
+# A 8 x 8 map of 2 x 2 fields (0 = unlabeled), 4 blocks of 4 x 4 px: every class lies in two blocks or more, but
+# the whole-block assignment (rarest class first) leaves one of them on one side only.
+SHARED_BLOCKS = np.array([[2, 1, 2, 1], [2, 0, 0, 0], [3, 3, 3, 3], [1, 1, 2, 0]]).repeat(2, 0).repeat(2, 1)
+
+
+def test_class_left_on_one_side_by_whole_blocks_gets_a_cell_moved():
+    flat = SHARED_BLOCKS.reshape(-1)
+    s = block_split(SHARED_BLOCKS, list("abc"), 0, block_size=4, margin=0, train_fraction=0.5, val_fraction=0.3)
+    fit = np.concatenate([s.train, s.val])
+    for k in (1, 2, 3):
+        assert (flat[fit] == k).any() and (flat[s.test] == k).any(), k
+    # One block holds training cells of some classes and test cells of another; the others are whole.
+    assert s.info["mixed_blocks"] == 1 and s.info["cut_classes"] == 0 and "1 split by class" in s.description
+    mixed = blocks_of(fit, 8, 4) & blocks_of(s.test, 8, 4)
+    assert len(mixed) == 1
+    [blk] = mixed
+    in_blk = [i for i in np.flatnonzero(flat) if (i // 8 // 4, i % 8 // 4) == blk]
+    sides = {(int(flat[i]), bool(np.isin(i, fit))) for i in in_blk}
+    assert len({k for k, _ in sides}) == len(sides), "a class is on both sides within one block"
+    assert len(fit) + len(s.test) == (flat > 0).sum() and s.dropped == 0
+
+
+def test_moved_cells_keep_the_margin():
+    # The same layout at 4x scale with a 2 px margin: a cell moves, and no test pixel is within reach of a fit one.
+    labels = SHARED_BLOCKS.repeat(4, 0).repeat(4, 1)
+    flat = labels.reshape(-1)
+    for seed in (0, 1, 4, 5):  # (seeds 2 and 3 leave no block for validation: 4 blocks are few)
+        s = block_split(labels, list("abc"), seed, block_size=16, margin=2, train_fraction=0.5, val_fraction=0.3)
+        assert s.info["mixed_blocks"] == 1
+        fit = np.concatenate([s.train, s.val])
+        assert min_chebyshev(fit, s.test, labels.shape[1]) > 2
+        assert leakage_report(s, labels.shape, 5)["test_pixels_in_train_windows"] == 0
+        for k in (1, 2, 3):
+            assert (flat[s.train] == k).any() and (flat[s.test] == k).any(), (seed, k)
+
+
+def test_class_aware_split_is_seeded(synthetic):
+    kw = dict(block_size=(22, 11), margin=2, train_fraction=0.3, val_fraction=0.2)  # class 4 in one block: cut
+    a, b = (block_split(synthetic, list("abcd"), 3, **kw) for _ in range(2))
+    assert a.info["cut_classes"] == 1
+    assert all(np.array_equal(getattr(a, n), getattr(b, n)) for n in ("train", "val", "test"))
+    assert a.description == b.description and a.info == b.info
+    assert len({tuple(block_split(synthetic, list("abcd"), seed, **kw).test) for seed in range(5)}) > 1
+
+
+def tiny_classes() -> np.ndarray:
+    """(30, 40) map: two big fields and two 2 x 2 classes that no 3 px margin can split."""
+    labels = np.zeros((30, 40), np.int64)
+    labels[:, :20], labels[:, 20:] = 1, 2
+    labels[5:7, 5:7], labels[20:22, 30:32] = 3, 4
+    return labels
+
+
+def test_unsplittable_classes_are_all_listed_in_one_message():
+    with pytest.raises(HsframeError) as err:
+        block_split(tiny_classes(), list("abcd"), 0, block_size=10, margin=3, train_fraction=0.3, val_fraction=0.2)
+    msg = str(err.value)
+    assert "cannot split 2 of 4 classes" in msg and "\n" not in msg
+    assert "class 3 'c' (4 px, all in 1 block; its pixels all lie within 1 px of each other" in msg
+    assert "class 4 'd' (4 px, all in 1 block;" in msg
+    assert "split.drop_unsplittable=true" in msg and "split.method=fixed" in msg and "indianpines_disjoint_dset" in msg
+
+
+def test_drop_unsplittable_leaves_those_classes_out():
+    labels = tiny_classes()
+    flat = labels.reshape(-1)
+    s = block_split(labels, list("abcd"), 0, block_size=10, margin=3, train_fraction=0.3, val_fraction=0.2,
+                    drop_unsplittable=True)
+    used = np.concatenate([s.train, s.val, s.test])
+    assert set(flat[used].tolist()) == {1, 2} and (flat[s.train] == 1).any() and (flat[s.test] == 2).any()
+    assert s.info["left_out_classes"] == 2 and s.info["left_out"] == 8
+    assert len(used) + s.dropped == (flat > 0).sum()
+    assert "left out: 3 'c' (4 px), 4 'd' (4 px)" in s.description
+    [note] = s.notes
+    assert note.startswith("warning: split.drop_unsplittable left out 2 class(es)") and "8 px" in note
+    assert leakage_report(s, labels.shape, 7)["test_pixels_in_train_windows"] == 0
+    # Nothing splittable left: refused even with the option, without offering it.
+    only_tiny = np.where(labels > 2, labels, 0)
+    with pytest.raises(HsframeError, match="cannot split 2 of 2 classes") as err:
+        block_split(only_tiny, list("abcd"), 0, block_size=10, margin=3, train_fraction=0.3, val_fraction=0.2,
+                    drop_unsplittable=True)
+    assert "drop_unsplittable" not in str(err.value)
 
 
 def test_margin_wider_than_a_class_is_refused(synthetic):
@@ -199,6 +291,35 @@ def test_block_split_with_margin_has_no_leakage(indian_pines, indian_pines_9, pa
     # The classic random per-pixel split at the same patch size leaks.
     random = stratified_split(indian_pines, IP_NAMES, 0, train_fraction=0.1)
     assert leakage_report(random, indian_pines.shape, patch_size)["test_in_train_window"] > 0.5
+
+
+@needs_real
+@pytest.mark.parametrize(
+    "patch_size, block_size, unsplittable",
+    [(25, 16, {1, 7, 9}), (25, 24, {1, 7, 9}), (15, 16, {7}), (9, 16, set()), (5, 8, set())],
+)
+def test_blocks_split_the_real_16_classes(indian_pines, patch_size, block_size, unsplittable):
+    """Every class in train and test, or (only those whose pixels all lie within the margin of each other:
+    Alfalfa spans 10 px, Grass-pasture-mowed 6, Oats 9) listed, then left out on request; leakage 0."""
+    r = patch_size // 2
+    kw = dict(block_size=block_size, margin=r, train_fraction=0.3, val_fraction=0.1)
+    if unsplittable:
+        with pytest.raises(HsframeError, match=f"cannot split {len(unsplittable)} of 16 classes") as err:
+            block_split(indian_pines, IP_NAMES, 0, **kw)
+        for k in unsplittable:
+            assert f"class {k} '{IP_NAMES[k - 1]}' ({(indian_pines == k).sum()} px" in str(err.value)
+    s = block_split(indian_pines, IP_NAMES, 0, drop_unsplittable=True, **kw)
+    flat = indian_pines.reshape(-1)
+    fit = np.concatenate([s.train, s.val])
+    for k in range(1, 17):
+        if k in unsplittable:
+            assert not np.isin(flat[np.concatenate([fit, s.test])], k).any(), k
+        else:
+            assert (flat[s.train] == k).any() and (flat[s.test] == k).any(), k
+    assert s.info["left_out_classes"] == len(unsplittable)
+    rep = leakage_report(s, indian_pines.shape, patch_size)
+    assert rep["test_pixels_in_train_windows"] == 0 and rep["train_windows_with_test"] == 0.0
+    assert min_chebyshev(fit, s.test, indian_pines.shape[1]) > r
 
 
 @needs_real

@@ -79,7 +79,9 @@ def test_volume_margin_gives_zero_leakage(pd, p):
             continue  # refusals (a class in one block, a margin eating a class) are legitimate here
         done += 1
         repaired += s.info["margin_repairs"]
-        check_blocks(s, labels, block)
+        whole = s.info["mixed_blocks"] == 0 and s.info["cut_classes"] == 0
+        if whole:  # (a moved cell or a cut class shares a block between subsets, the margin apart)
+            check_blocks(s, labels, block)
         rep = leakage_report(s, labels.shape, window)
         assert rep["test_in_train_window"] == 0.0 and rep["train_windows_with_test"] == 0.0
         half = tuple(w // 2 for w in window)
@@ -88,7 +90,9 @@ def test_volume_margin_gives_zero_leakage(pd, p):
         # The margin drops exactly the labeled fit voxels near a test voxel, no more.
         lab = np.flatnonzero(labels.reshape(-1) > 0)
         dropped = np.setdiff1d(lab, np.concatenate([fit, s.test]))
-        assert len(dropped) == s.dropped and near_any(dropped, s.test, labels.shape, margin).all()
+        assert len(dropped) == s.dropped
+        if whole:  # (a cut class also drops its gap)
+            assert near_any(dropped, s.test, labels.shape, margin).all()
     assert done >= 15, "too few volumes could be split: the test no longer exercises block_split"
     assert repaired >= 1, "no volume needed a margin repair: _margin_repair is not exercised in 3-D"
 

@@ -5,8 +5,9 @@ Three kinds:
 - ``stratified_split``: pixels drawn at random per class (the classic protocol; training and test
   pixels are neighbours, so overlapping patches leak test pixels into training inputs);
 - ``block_split``: whole spatial blocks go to one subset, with a margin of dropped training pixels
-  around the test pixels, so that no training patch window need contain a test pixel; it takes
-  1-D (sliding windows over a series), 2-D (a scene) and 3-D (a volume) label arrays alike;
+  around the test pixels, so that no training patch window need contain a test pixel; a class the
+  blocks cannot split is split per class (cells, then a cut across a margin-wide gap) or listed;
+  it takes 1-D (sliding windows over a series), 2-D (a scene) and 3-D (a volume) label arrays alike;
 - ``fixed_split``: published train / test label maps (e.g. the disjoint Indian Pines or Pavia maps).
 
 See ``hsframe.data.leakage.leakage_report`` to measure how much a split leaks.
@@ -29,9 +30,11 @@ class Split:
     The indices are C-order raveled indices of the label array (``np.ravel_multi_index``): ``row * W +
     col`` for an ``(H, W)`` map, ``(d * H + row) * W + col`` for a ``(D, H, W)`` volume.
 
-    ``dropped``: labeled pixels used in no subset (``block_split``'s margin around the test pixels).
+    ``dropped``: labeled pixels used in no subset (``block_split``'s margin around the test pixels,
+    and the classes it left out).
     ``info``: extra integer facts about the split (e.g. ``fixed_split``'s check against the ground
     truth); empty when there is nothing to add.
+    ``notes``: lines the person at the terminal should read (e.g. the classes a split left out).
     """
 
     train: np.ndarray
@@ -40,6 +43,7 @@ class Split:
     description: str
     dropped: int = 0
     info: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -213,8 +217,9 @@ def block_split(
     margin: int | Sequence[int],
     train_fraction: float,
     val_fraction: float,
+    drop_unsplittable: bool = False,
 ) -> Split:
-    """Spatially disjoint split: whole blocks (grid cells) go to train, val or test.
+    """Spatially disjoint split: whole blocks (grid cells) go to train, val or test, class by class where needed.
 
     Args:
         labels: class ids, 0 = unlabeled, 1..len(class_names) = classes, of shape ``(n,)`` (e.g.
@@ -228,28 +233,59 @@ def block_split(
             every axis ``a`` (inside the box dilation of the test samples) are dropped (used in no
             subset, counted in ``Split.dropped``). An int or one value per axis. With
             ``margin[a] >= patch_size[a] // 2`` on every axis no training or validation patch
-            window contains a test sample (for 1-D windows overlapping when ``|i - j| <= r``: r).
+            window contains a test sample (for 1-D windows overlapping when ``|i - j| <= r``: r),
+            whichever classes the two samples belong to.
         train_fraction: wanted share of each class's labeled samples in the training blocks
             (train + validation, as in ``stratified_split``), before the margin is dropped.
         val_fraction: wanted share of each class's training-block samples moved, as whole blocks,
             to validation.
+        drop_unsplittable: leave the classes that cannot be split (see below) out of every subset,
+            as if unlabeled, instead of refusing the split.
 
-    Blocks are stratified as far as whole blocks allow: rarest class first, its undecided blocks
-    are visited in a seeded random order and a block joins the training side when that brings the
-    class's training count closer to ``train_fraction`` of the class (the same greedy then
-    picks validation blocks among the training blocks, counting only samples that survive the
-    margin). Every class keeps at least one training and one test sample, or the split is refused
-    with the class named.
+    The algorithm, in five steps:
 
-    The margin is applied after the blocks are chosen. When it would take a class's last training
-    sample, the test blocks within ``margin`` of one sample of that class move to the training side
-    (see ``_margin_repair``); when no such move leaves every class a test sample, the split is
-    refused. Large margins on small blocks drop most training samples: keep ``block_size`` well
-    above ``margin`` (``Split.dropped`` and the description say how many were lost).
+    1. Whole blocks. Rarest class first, its undecided blocks are visited in a seeded random order and
+       a block joins the training side when that brings the class's training count closer to
+       ``train_fraction`` of the class (``_greedy_sides``); a repair pass flips a block for a class
+       left on one side when no other class thereby loses its last sample on a side.
+    2. Class-aware cells. A class still on one side (its blocks were all decided by rarer classes
+       sharing them) gets one of its *cells* -- its samples in one block -- moved to the other
+       side, the rest of that block staying where it was: the cell that leaves the fewest classes
+       without a training sample outside the margin, then the one closest to the class's target.
+    3. Margin. Training samples within ``margin`` of any test sample (of any class) are dropped.
+       A class left without a training sample gets one back (``_margin_repair``): for a sample
+       ``p`` of it, the test blocks holding a sample in the margin box around ``p`` move to the
+       training side; when every such move would take some class's last test sample, only the
+       test cells inside the box move (cells of other classes in those blocks stay test).
+    4. Validation blocks among the training ones, by the greedy of step 1 on the samples that
+       survive the margin; when every block overshoots (few large blocks), the smallest block whose
+       classes all keep training samples elsewhere.
+    5. Cut (a class the blocks cannot split: all its samples in one block, or none of its training
+       samples left by step 3). The class is cut in two along one axis (``_cut``): a training part,
+       a gap as wide as the margin (dropped) and a test part, the training share closest to
+       ``train_fraction``; the two parts become blocks of their own and steps 1-4 run again. The
+       cut is the finest split the margin allows: a class can be split this way exactly when its
+       samples span more than the margin along some axis.
+
+    A class whose samples all lie within the margin of each other (or whose training part no move
+    of step 3 can free even after the cut) cannot be split. All such classes are listed in one
+    refusal, with the options (``drop_unsplittable``, smaller patches / margin, a published disjoint
+    map); with ``drop_unsplittable`` they are left out, the split is drawn again without them
+    (their test samples no longer cost the others margin), and the ``Split``'s description and
+    ``notes`` name them. Class ids stay as they are: a left-out class has no sample in any subset.
+
+    Steps 2, 3's cell moves, 4's fallback and 5 only run where whole blocks would be refused, so
+    any split the whole blocks allow is the same as before them, each block contributing to one
+    subset; otherwise ``info['mixed_blocks']`` blocks hold training cells of some classes and test
+    cells of others, the margin still separating them, and ``info['cut_classes']`` classes are cut.
+    Large margins on small blocks drop most training samples: keep ``block_size`` well above
+    ``margin`` (``Split.dropped`` and the description say how many were lost).
 
     Returns:
-        A ``Split`` with ``dropped`` set; its ``info`` holds ``blocks`` (blocks holding labeled
-        samples), ``train_blocks`` / ``val_blocks`` / ``test_blocks`` and ``margin_repairs``.
+        A ``Split`` with ``dropped`` set (margin and left-out classes); its ``info`` holds
+        ``blocks`` (blocks holding labeled samples), ``train_blocks`` / ``val_blocks`` /
+        ``test_blocks`` (blocks wholly on one side), ``mixed_blocks``, ``margin_repairs``,
+        ``cut_classes``, ``left_out_classes`` and ``left_out`` (samples of the left-out classes).
     """
     _check_fraction("split.train_fraction", train_fraction)
     _check_fraction("split.val_fraction", val_fraction)
@@ -273,157 +309,342 @@ def block_split(
     n_blocks = int(np.prod(grid))
     coords = np.unravel_index(lab, shape)
     bid = np.ravel_multi_index(tuple(c // b for c, b in zip(coords, blocks)), grid)  # block of each labeled sample
-    cls = flat[lab] - 1
-    counts = np.bincount(bid * n_cls + cls, minlength=n_blocks * n_cls).reshape(n_blocks, n_cls)
+    every = _Samples(lab, bid, flat[lab] - 1, shape, n_blocks, n_cls)
+    counts = every.counts()
     totals = counts.sum(0)
-    pool = counts.sum(1) > 0
 
     rng = np.random.default_rng(seed)
-    fit = _greedy_sides(counts, pool, train_fraction * totals, rng.permutation(n_blocks), True, True)
-    for k in np.flatnonzero(totals):
-        mine = counts[:, k] > 0
-        if counts[mine & (fit == 1), k].sum() == 0 or counts[mine & (fit == 0), k].sum() == 0:
-            raise HsframeError(
-                f"class {k + 1} '{class_names[k]}' ({totals[k]} labeled {unit} in {int(mine.sum())} block(s) of "
-                f"{_axes(blocks, collapse=False)} {unit}) cannot get both a training and a test {item} from whole "
-                f"blocks: use a smaller split.block_size"
-            )
-    # Margin: fit samples within `margin` of a test sample are dropped. When that would leave a class
-    # without any training sample, grow the fit side around one of its blocks (see _margin_repair).
-    near_test = _near(lab, bid, fit, shape, margins)
-    surviving = (fit[bid] == 1) & ~near_test  # per labeled sample
-    repairs = 0
-    if any(margins):
-        fit, near_test, repairs = _margin_repair(fit, near_test, counts, lab, bid, cls, shape, margins, class_names)
-        surviving = (fit[bid] == 1) & ~near_test
-    # Validation blocks among the fit blocks, balanced on the samples that survive the margin.
-    surv_counts = np.bincount(
-        bid[surviving] * n_cls + cls[surviving], minlength=n_blocks * n_cls
-    ).reshape(n_blocks, n_cls)
-    fit_pool = (fit == 1) & (surv_counts.sum(1) > 0)
+    fit_rank, val_rank = rng.permutation(n_blocks), rng.permutation(n_blocks)  # the order they were always drawn in
+    # A class that blocks cannot split (all in one block, or lost to the margin once assigned) is cut in
+    # two along an axis (step 5); one that cannot be cut either is left out, and the assignment is
+    # drawn again without it (its test samples no longer cost the others margin).
+    cuts: dict[int, tuple[int, int]] = {}
+    left_out: dict[int, str] = {}
+
+    def cut_or_leave(k: int, reason: str) -> None:
+        where = None if k in cuts else _cut(every, k, margins, train_fraction)
+        if where is None:
+            left_out[k] = "close" if _within_margin(every, k, margins) else reason
+        else:
+            cuts[k] = where
+
+    for k in np.flatnonzero((totals > 0) & ((counts > 0).sum(0) == 1)):
+        cut_or_leave(int(k), "one block")
+    while True:
+        cut, gap = _with_cuts(every, cuts, margins)
+        kept = cut.subset(~np.isin(cut.cls, list(left_out)))
+        if len(kept.lab) == 0:
+            break
+        side, near_test, repairs, lost = _assign(kept, _extend(fit_rank, kept.n_blocks), train_fraction, margins)
+        if not lost:
+            break
+        for k in lost:
+            cut_or_leave(k, "margin")
+    if left_out and (not drop_unsplittable or len(kept.lab) == 0):
+        raise HsframeError(_unsplittable_message(every, left_out, class_names, blocks, margins,
+                                                 offer_drop=len(kept.lab) > 0))
+    gap = int((~np.isin(gap, list(left_out))).sum())  # samples of the kept cut classes between their two parts
+
+    # Validation blocks among the fit cells, balanced on the samples that survive the margin.
+    nb = kept.n_blocks  # the grid's blocks, then two per cut class
+    sides = side[kept.bid, kept.cls]
+    surviving = (sides == 1) & ~near_test
+    surv_counts = np.bincount(kept.bid[surviving] * n_cls + kept.cls[surviving], minlength=nb * n_cls).reshape(nb, n_cls)
+    fit_pool = surv_counts.sum(1) > 0
     val = _greedy_sides(
-        surv_counts, fit_pool, val_fraction * surv_counts[fit_pool].sum(0), rng.permutation(n_blocks), False, True
+        surv_counts, fit_pool, val_fraction * surv_counts[fit_pool].sum(0), _extend(val_rank, nb), False, True
     )
-    subset_of_block = np.where(fit == 0, 2, np.where(val == 1, 1, 0))  # 0 train, 1 val, 2 test
-    subset = np.where(surviving | (fit[bid] == 0), subset_of_block[bid], -1)  # -1: dropped by the margin
-    train_idx, val_idx, test_idx = (lab[subset == s] for s in range(3))
-    dropped = int((subset == -1).sum())
+    if not (val == 1).any():
+        # Every block overshoots the validation share of its classes (few large blocks): take the smallest
+        # one whose classes all keep training samples elsewhere, rather than refuse.
+        spare = fit_pool & ~((surv_counts > 0) & (surv_counts == surv_counts.sum(0))).any(1)
+        if spare.any():
+            val[np.flatnonzero(spare)[np.argmin(surv_counts[spare].sum(1))]] = 1
+    subset = np.where(sides == 0, 2, np.where(surviving, (val[kept.bid] == 1).astype(np.int64), -1))  # -1: margin
+    train_idx, val_idx, test_idx = (kept.lab[subset == s] for s in range(3))
+    margin_dropped = int((subset == -1).sum()) + gap
     if len(val_idx) == 0:
         why = (
-            f" ({dropped} training/validation {unit} lay within the {_axes(margins)} {unit} margin of the test "
-            f"{item}s: use a split.block_size well above the margin)" if dropped else ""
+            f" ({margin_dropped} training/validation {unit} lay within the {_axes(margins)} {unit} margin of the "
+            f"test {item}s: use a split.block_size well above the margin)" if margin_dropped else ""
         )
         raise HsframeError(
             f"the validation subset is empty{why}: raise split.val_fraction or split.train_fraction "
             "(the checkpoint is chosen on validation OA)"
         )
     parts = [np.sort(p).astype(np.int64) for p in (train_idx, val_idx, test_idx)]
+    # Block counts are of the grid's blocks (a cut class's samples counted in the block they lie in).
+    real = kept.subset(np.isin(kept.cls, list(cuts), invert=True))
+    real_sides = side[real.bid, real.cls]
+    has_fit, has_test = (np.bincount(real.bid[real_sides == v], minlength=nb)[:n_blocks] > 0 for v in (1, 0))
+    whole_fit = has_fit & ~has_test
+    out = [(k, int(totals[k])) for k in sorted(left_out)]
     info = {
-        "blocks": int(pool.sum()),
-        "train_blocks": int((pool & (subset_of_block == 0)).sum()),
-        "val_blocks": int((pool & (subset_of_block == 1)).sum()),
-        "test_blocks": int((pool & (subset_of_block == 2)).sum()),
+        "blocks": int((has_fit | has_test).sum()),
+        "train_blocks": int((whole_fit & (val[:n_blocks] != 1)).sum()),
+        "val_blocks": int((whole_fit & (val[:n_blocks] == 1)).sum()),
+        "test_blocks": int((has_test & ~has_fit).sum()),
+        "mixed_blocks": int((has_fit & has_test).sum()),
         "margin_repairs": repairs,
+        "cut_classes": len(set(cuts) - set(left_out)),
+        "left_out_classes": len(out),
+        "left_out": sum(n for _, n in out),
     }
+    named = ", ".join(f"{k + 1} '{class_names[k]}' ({n} {unit})" for k, n in out)
+    cut_names = ", ".join(f"{k + 1} '{class_names[k]}'" for k in sorted(set(cuts) - set(left_out)))
     desc = (
         f"spatial blocks of {_axes(blocks, collapse=False)} {unit} ({info['train_blocks']} train / "
-        f"{info['val_blocks']} val / {info['test_blocks']} test blocks): train {train_fraction:g} of each class "
-        f"as blocks allow, val {val_fraction:g} of train, margin {_axes(margins)} {unit} ({dropped} train/val "
-        f"{unit} dropped"
+        f"{info['val_blocks']} val / {info['test_blocks']} test blocks"
+        + (f", {info['mixed_blocks']} split by class" if info["mixed_blocks"] else "")
+        + f"): train {train_fraction:g} of each class as blocks allow, val {val_fraction:g} of train, "
+        f"margin {_axes(margins)} {unit} ({margin_dropped} train/val {unit} dropped"
         + (f", {repairs} class(es) given a margin-free training area" if repairs else "")
         + f"), seed {seed}"
+        + (f"; cut in two across a margin-wide gap (too few blocks): {cut_names}" if cut_names else "")
+        + (f"; unsplittable classes left out: {named}" if out else "")
     )
-    return Split(parts[0], parts[1], parts[2], desc, dropped=dropped, info=info)
+    notes = (
+        f"warning: split.drop_unsplittable left out {len(out)} class(es) the blocks cannot split ({info['left_out']} "
+        f"{unit} treated as unlabeled, in no subset): {named}",
+    ) if out else ()
+    return Split(parts[0], parts[1], parts[2], desc, dropped=margin_dropped + info["left_out"], info=info, notes=notes)
 
 
-def _near(
-    lab: np.ndarray, bid: np.ndarray, fit: np.ndarray, shape: tuple[int, ...], margin: tuple[int, ...]
-) -> np.ndarray:
-    """``(N,)`` bool: for each labeled sample ``lab`` (flat indices into ``shape``), whether a test
-    sample lies within ``margin[a]`` of it along every axis ``a``."""
+def _extend(rank: np.ndarray, n: int) -> np.ndarray:
+    """The grid blocks' seeded ranks, then the cut classes' parts in order (visited last)."""
+    return np.concatenate([rank, np.arange(len(rank), n)])
+
+
+def _within_margin(s: "_Samples", k: int, margin: tuple[int, ...]) -> bool:
+    """Every two samples of class ``k`` lie within ``margin`` of each other on every axis: none of it can
+    be trained on while another is tested, whatever the blocks."""
+    coords = np.unravel_index(s.lab[s.cls == k], s.shape)
+    return all(int(c.max() - c.min()) <= m for c, m in zip(coords, margin))
+
+
+def _cut(s: "_Samples", k: int, margin: tuple[int, ...], train_fraction: float) -> tuple[int, int] | None:
+    """Where to cut class ``k`` in two (step 5 of ``block_split``): ``(axis, c0)``.
+
+    The training part holds the samples with coordinate ``<= c0`` along ``axis``, the test part those
+    beyond ``c0 + margin[axis]``; the samples between are dropped, so that the two parts lie more
+    than the margin apart. Chosen: the training share closest to ``train_fraction``, then the fewest
+    dropped; ``None`` when no axis spans more than its margin.
+    """
+    coords = np.unravel_index(s.lab[s.cls == k], s.shape)
+    best: tuple[tuple[float, int], tuple[int, int]] | None = None
+    for axis, (c, m) in enumerate(zip(coords, margin)):
+        for c0 in range(int(c.min()), int(c.max()) - m):
+            n_fit, n_test = int((c <= c0).sum()), int((c > c0 + m).sum())
+            if n_fit and n_test:
+                key = (abs(n_fit / (n_fit + n_test) - train_fraction), len(c) - n_fit - n_test)
+                if best is None or key < best[0]:
+                    best = (key, (axis, c0))
+    return None if best is None else best[1]
+
+
+def _with_cuts(s: "_Samples", cuts: dict[int, tuple[int, int]], margin: tuple[int, ...]) -> tuple["_Samples", np.ndarray]:
+    """``s`` with each cut class's two parts as blocks of their own (after the grid's) and its gap
+    samples removed; also the classes of the removed samples."""
+    if not cuts:
+        return s, np.zeros(0, np.int64)
+    bid, keep = s.bid.copy(), np.ones(len(s.lab), bool)
+    coords = np.unravel_index(s.lab, s.shape)
+    for i, (k, (axis, c0)) in enumerate(sorted(cuts.items())):
+        mine, c = s.cls == k, coords[axis]
+        bid[mine & (c <= c0)] = s.n_blocks + 2 * i
+        bid[mine & (c > c0 + margin[axis])] = s.n_blocks + 2 * i + 1
+        keep &= ~(mine & (c > c0) & (c <= c0 + margin[axis]))
+    cut = _Samples(s.lab, bid, s.cls, s.shape, s.n_blocks + 2 * len(cuts), s.n_cls).subset(keep)
+    return cut, s.cls[~keep]
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """The labeled samples of a block split: flat index, block and 0-based class of each."""
+
+    lab: np.ndarray
+    bid: np.ndarray
+    cls: np.ndarray
+    shape: tuple[int, ...]
+    n_blocks: int
+    n_cls: int
+
+    def counts(self) -> np.ndarray:
+        """``(B, K)`` samples of each class in each block."""
+        return np.bincount(self.bid * self.n_cls + self.cls, minlength=self.n_blocks * self.n_cls).reshape(
+            self.n_blocks, self.n_cls)
+
+    def subset(self, mask: np.ndarray) -> "_Samples":
+        return _Samples(self.lab[mask], self.bid[mask], self.cls[mask], self.shape, self.n_blocks, self.n_cls)
+
+
+def _assign(
+    s: _Samples, rank: np.ndarray, train_fraction: float, margin: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, int, list[int]]:
+    """Steps 1-3 of ``block_split``: every cell (block, class) to the fit (1) or test (0) side.
+
+    Every class of ``s`` must lie in two blocks or more. Returns the ``(B, K)`` int8 sides (-1: no
+    sample), ``(N,)`` whether each sample lies within ``margin`` of a test sample, the number of
+    margin repairs, and the classes no margin repair could give a training sample.
+    """
+    counts = s.counts()
+    totals = counts.sum(0)
+    block_side = _greedy_sides(counts, counts.sum(1) > 0, train_fraction * totals, rank, True, True)
+    side = np.where(counts > 0, block_side[:, None], -1).astype(np.int8)
+    for k in np.argsort(totals, kind="stable"):
+        column = side[:, k][counts[:, k] > 0]
+        if totals[k] > 0 and not ((column == 1).any() and (column == 0).any()):
+            side = _move_one_cell(s, side, counts, int(k), train_fraction * totals[k], rank, margin)
+    near_test = _near(s, side, margin)
     if not any(margin):
-        return np.zeros(len(lab), bool)  # subsets are disjoint: no test sample at distance 0 of a fit one
-    test_mask = np.zeros(int(np.prod(shape)), bool)
-    test_mask[lab[fit[bid] == 0]] = True
+        return side, near_test, 0, []
+    return _margin_repair(s, side, counts, near_test, margin)
+
+
+def _without_training(s: _Samples, side: np.ndarray, near_test: np.ndarray) -> int:
+    """How many classes of ``s`` keep no fit sample outside the margin."""
+    alive = (side[s.bid, s.cls] == 1) & ~near_test
+    return int(((np.bincount(s.cls, minlength=s.n_cls) > 0) & (np.bincount(s.cls[alive], minlength=s.n_cls) == 0)).sum())
+
+
+def _move_one_cell(
+    s: _Samples, side: np.ndarray, counts: np.ndarray, k: int, target: float, rank: np.ndarray, margin: tuple[int, ...]
+) -> np.ndarray:
+    """Class ``k``'s cells all lie on one side: move one of them (the rest of its block stays) to the other.
+
+    The cell chosen leaves the fewest classes without a training sample outside the margin, then
+    brings ``k``'s fit count closest to ``target``; ties go to the seeded ``rank`` of the blocks.
+    """
+    mine = np.flatnonzero(counts[:, k] > 0)
+    mine = mine[np.argsort(rank[mine], kind="stable")]
+    have = int(side[mine[0], k])
+    fit_now = int(counts[side[:, k] == 1, k].sum())
+    best: tuple[tuple[int, float], int] | None = None
+    for blk in mine:
+        trial = side.copy()
+        trial[blk, k] = 1 - have
+        fit_after = fit_now + (int(counts[blk, k]) if have == 0 else -int(counts[blk, k]))
+        key = (_without_training(s, trial, _near(s, trial, margin)), abs(fit_after - target))
+        if best is None or key < best[0]:
+            best = (key, int(blk))
+    assert best is not None  # the class has samples
+    side = side.copy()
+    side[best[1], k] = 1 - have
+    return side
+
+
+def _near(s: _Samples, side: np.ndarray, margin: tuple[int, ...]) -> np.ndarray:
+    """``(N,)`` bool: for each labeled sample of ``s``, whether a test sample lies within ``margin[a]``
+    of it along every axis ``a``."""
+    if not any(margin):
+        return np.zeros(len(s.lab), bool)  # subsets are disjoint: no test sample at distance 0 of a fit one
+    test_mask = np.zeros(int(np.prod(s.shape)), bool)
+    test_mask[s.lab[side[s.bid, s.cls] == 0]] = True
     # Dilating by a box of sides 2m+1 marks every sample within per-axis distance m of a test sample.
     size = tuple(2 * m + 1 for m in margin)
-    near = ndimage.maximum_filter(test_mask.reshape(shape), size=size, mode="constant", cval=0)
-    return near.reshape(-1)[lab]
+    near = ndimage.maximum_filter(test_mask.reshape(s.shape), size=size, mode="constant", cval=0)
+    return near.reshape(-1)[s.lab]
 
 
 def _margin_repair(
-    fit: np.ndarray,
-    near_test: np.ndarray,
+    s: _Samples,
+    side: np.ndarray,
     counts: np.ndarray,
-    lab: np.ndarray,
-    bid: np.ndarray,
-    cls: np.ndarray,
-    shape: tuple[int, ...],
+    near_test: np.ndarray,
     margin: tuple[int, ...],
-    class_names: list[str],
     max_candidates: int = 400,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Give every class a training sample that survives the margin, or refuse with the class named.
+) -> tuple[np.ndarray, np.ndarray, int, list[int]]:
+    """Give every class a training sample that survives the margin, or list it as lost.
 
     For a class left without one (rarest first), a sample ``p`` of it is chosen and every test block
     holding a labeled sample in the box of half-sides ``margin`` around ``p`` (``p``'s own block
     included) moves to the fit side, so that ``p`` survives. Candidates that would take some class's
     last test sample are skipped; among the others the one moving the fewest test samples wins.
-    Moving blocks out of test never removes another class's survivors, so earlier repairs stay valid.
+    When no whole-block move is allowed, only the test cells (block, class) holding a sample in the
+    box move, by the same rule. Moving samples out of test never removes another class's
+    survivors, so earlier repairs stay valid.
 
-    Args: ``fit`` ``(B,)`` block sides (1 fit, 0 test, -1 no label); ``near_test``, ``bid``, ``cls``
-    ``(N,)`` per labeled sample ``lab`` (flat indices into ``shape``); ``counts`` ``(B, K)``;
-    ``margin`` one half-side per axis. Returns the new ``fit``, ``near_test`` and the number of repairs.
+    Args: ``side`` ``(B, K)`` cell sides (1 fit, 0 test, -1 no sample); ``counts`` ``(B, K)``;
+    ``near_test`` ``(N,)`` per sample of ``s``; ``margin`` one half-side per axis. Returns the new
+    ``side`` and ``near_test``, the number of repairs and the classes left without a training sample.
     """
-    item, unit = _words(len(shape))
-    block_img = np.full(int(np.prod(shape)), -1, np.int64)
-    block_img[lab] = bid
+    n_cls = s.n_cls
+    cell_img = np.full(int(np.prod(s.shape)), -1, np.int64)
+    cell_img[s.lab] = s.bid * n_cls + s.cls
     # Padding by the margin lets every window be one plain slice, even at the border.
-    padded = np.pad(block_img.reshape(shape), [(m, m) for m in margin], constant_values=-1)
+    padded = np.pad(cell_img.reshape(s.shape), [(m, m) for m in margin], constant_values=-1)
     totals = counts.sum(0)
-    repairs = 0
+    repairs, lost = 0, []
     for k in np.argsort(totals, kind="stable"):
-        if totals[k] == 0 or ((cls == k) & (fit[bid] == 1) & ~near_test).any():
+        if totals[k] == 0 or ((s.cls == k) & (side[s.bid, s.cls] == 1) & ~near_test).any():
             continue
-        test_counts = counts[fit == 0].sum(0)
-        cands = lab[cls == k]
+        test_counts = np.where(side == 0, counts, 0).sum(0)
+        cands = s.lab[s.cls == k]
         cands = cands[:: -(-len(cands) // max_candidates)]  # evenly thinned: deterministic, bounded cost
-        best: tuple[int, np.ndarray] | None = None
-        for point in zip(*np.unravel_index(cands, shape)):
+        best: list[tuple[int, tuple[np.ndarray, np.ndarray]] | None] = [None, None]  # whole blocks, cells
+        for point in zip(*np.unravel_index(cands, s.shape)):
             window = padded[tuple(slice(c, c + 2 * m + 1) for c, m in zip(point, margin))]
-            blocks = np.unique(window[window >= 0])
-            moved = blocks[fit[blocks] == 0]
-            if ((test_counts > 0) & (test_counts - counts[moved].sum(0) == 0)).any():
-                continue  # some class would lose its last test sample
-            cost = int(counts[moved].sum())
-            if best is None or cost < best[0]:
-                best = (cost, moved)
-        if best is None:
-            coords = np.unravel_index(lab[cls == k], shape)
-            extent = tuple(int(c.max() - c.min()) for c in coords)
-            # Every pair of the class's samples lies within the margin on every axis: none can be
-            # trained on while another is tested, whatever the blocks.
-            if all(e <= m for e, m in zip(extent, margin)):
-                spread = str(max(extent)) if len(set(margin)) == 1 else " x ".join(map(str, extent))
-                hint = (
-                    f"its {item}s all lie within {spread} {unit} of each other, so with this margin no {item} of it "
-                    f"can be trained on while another is tested: use a smaller patch size / split.margin, "
-                    f"or leave the class out (map it to 0)"
-                )
-            else:
-                hint = (
-                    "use a smaller split.block_size (finer blocks), a smaller patch size / split.margin, "
-                    "or leave the class out (map it to 0)"
-                )
-            raise HsframeError(
-                f"class {k + 1} '{class_names[k]}' keeps no training {item} once the {item}s within "
-                f"{_axes(margin)} {unit} of the test {item}s are dropped: {hint}"
-            )
-        fit = fit.copy()
-        fit[best[1]] = 1
-        near_test = _near(lab, bid, fit, shape, margin)
+            cell_b, cell_k = np.divmod(np.unique(window[window >= 0]), n_cls)
+            blk = np.unique(cell_b)
+            blk_b, blk_k = np.nonzero(side[blk] == 0)
+            on_test = side[cell_b, cell_k] == 0
+            for mode, (mb, mk) in enumerate(((blk[blk_b], blk_k), (cell_b[on_test], cell_k[on_test]))):
+                taken = np.bincount(mk, weights=counts[mb, mk], minlength=n_cls)
+                if ((test_counts > 0) & (test_counts - taken == 0)).any():
+                    continue  # some class would lose its last test sample
+                cost = int(taken.sum())
+                if best[mode] is None or cost < best[mode][0]:  # type: ignore[index]
+                    best[mode] = (cost, (mb, mk))
+        choice = best[0] or best[1]
+        if choice is None:
+            lost.append(int(k))
+            continue
+        side = side.copy()
+        side[choice[1]] = 1
+        near_test = _near(s, side, margin)
         repairs += 1
-    return fit, near_test, repairs
+    return side, near_test, repairs, lost
+
+
+def _unsplittable_message(
+    s: _Samples, left_out: dict[int, str], class_names: list[str], blocks: tuple[int, ...], margin: tuple[int, ...],
+    offer_drop: bool,
+) -> str:
+    """One line naming every class that cannot be split (samples, blocks, why), then what to do.
+
+    ``left_out``: class -> ``"close"`` (its samples all lie within the margin of each other) or
+    ``"margin"`` (even cut in two, its training part lies within the margin of test samples that
+    no repair could move).
+    """
+    item, unit = _words(len(s.shape))
+    counts = s.counts()
+    parts = []
+    for k in sorted(left_out):
+        n, nb = int(counts[:, k].sum()), int((counts[:, k] > 0).sum())
+        where = f"{n} {unit}, all in 1 block" if nb == 1 else f"{n} {unit} in {nb} blocks"
+        if left_out[k] == "close":
+            coords = np.unravel_index(s.lab[s.cls == k], s.shape)
+            extent = tuple(int(c.max() - c.min()) for c in coords)
+            spread = str(max(extent)) if len(set(margin)) == 1 else " x ".join(map(str, extent))
+            why = f"its {item}s all lie within {spread} {unit} of each other, inside the {_axes(margin)} {unit} margin"
+        else:
+            why = f"no training {item} of it stays outside the {_axes(margin)} {unit} margin of the test {item}s around it"
+        parts.append(f"class {k + 1} '{class_names[k]}' ({where}; {why})")
+    present = int((counts.sum(0) > 0).sum())
+    options = []
+    if offer_drop:
+        options.append(f"set split.drop_unsplittable=true to leave them out (their {item}s unlabeled, in no subset)")
+    options.append("use a smaller patch size / split.margin")
+    if "margin" in left_out.values():
+        options.append("a smaller split.block_size")
+    if len(s.shape) == 2:
+        options.append("give a published spatially disjoint training map with split.method=fixed and "
+                       "split.train_map=FILE (e.g. indianpines_disjoint_dset.mat for Indian Pines, with split.remap)")
+    return (
+        f"split.method=blocks cannot split {len(left_out)} of {present} classes into training and test {item}s with "
+        f"blocks of {_axes(blocks, collapse=False)} {unit} and a {_axes(margin)} {unit} margin: "
+        + "; ".join(parts) + ". Options: " + "; or ".join(options)
+    )
 
 
 def _apply_remap(maps: list[np.ndarray], remap: dict[int, int], n_classes: int) -> list[np.ndarray]:

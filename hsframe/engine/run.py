@@ -68,6 +68,7 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
     if prep.leakage["features_saw_test"]:
         tags["leakage"] = "features (PCA, scaling) fitted on the whole image, test pixels included"
     split = prep.split.samples
+    reporter.notices(list(split.notes))  # e.g. the classes the split left out
     reporter.started(spec, task, device, split.counts(), prep.leakage)
     if resume is not None:
         tags[RESUMED_TAG] = str(resume.state.epoch)

@@ -1,4 +1,25 @@
-"""``split.method=blocks``: whole blocks to train, validation or test, with a margin around test samples."""
+"""``split.method=blocks``: whole blocks to train, validation or test, with a margin around test samples.
+
+How blocks are assigned (details in :func:`hsframe.data.split.block_split`):
+
+1. whole blocks, rarest class first, each block visited in a seeded order and put on the side that
+   brings its classes closest to ``train_fraction``;
+2. a class left on one side by rarer classes sharing its blocks gets one of its cells (its samples
+   in one block) moved to the other side, the rest of that block staying;
+3. training samples within ``margin`` (default half the sample window) of any test sample are
+   dropped; a class left without training samples gets test blocks (else test cells) near one of
+   its samples moved to training;
+4. validation blocks are chosen among the training ones the same way;
+5. a class still not split (all in one block, or lost to the margin) is cut in two along an axis
+   with a margin-wide gap, and steps 1-4 run again.
+
+The result has no test sample inside a training sample's window (leakage 0 by the leakage report).
+A class whose samples all lie within the margin of each other cannot be split: every such class is
+named in one refusal; ``split.drop_unsplittable=true`` leaves them out (their samples unlabeled,
+class ids unchanged), or a published disjoint map serves through ``split.method=fixed``. Whenever
+whole blocks alone can split every class, the split is exactly the whole-block one (steps 2, 5 and
+the cell moves of 3 never run), so there is no switch back to an older behaviour.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -19,6 +40,9 @@ class BlocksOptions(SplitOptions):
     margin: int | list[int] | None = Field(
         None, description="training samples this close to a test sample are dropped (one value or one per axis); "
         "default half the sample window, so no training sample reads a test one")
+    drop_unsplittable: bool = Field(
+        False, description="leave out (as unlabeled) the classes no block assignment can split into training and "
+        "test samples, instead of refusing the split")
 
 
 class BlockSplit(SplitMethod):
@@ -38,4 +62,4 @@ class BlockSplit(SplitMethod):
 
         margin = tuple(w // 2 for w in grid.window) if options.margin is None else options.margin
         return block_split(grid.labels, grid.class_names, seed, options.block_size, margin,
-                           options.train_fraction, options.val_fraction)
+                           options.train_fraction, options.val_fraction, options.drop_unsplittable)

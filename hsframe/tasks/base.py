@@ -199,7 +199,7 @@ class Task(ABC):
 
         samples = Split(expand(base.train), expand(base.val), expand(base.test),
                         f"{base.description}; every {self.grid.unit[:-1]} brings its {self.repeats} {self.unit}",
-                        base.dropped, dict(base.info))
+                        base.dropped, dict(base.info), base.notes)
         return TaskSplit(base, samples)
 
     @property
