@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from hsframe.config import RunConfig
     from hsframe.engine.summary import RunSummary, SeedsSummary
+    from hsframe.plugins import Plugins
     from hsframe.study.sweep import SweepSummary
 
 __version__ = "0.1.0"
@@ -66,11 +67,14 @@ def sweep(space: Any, **options: Any) -> "SweepSummary":
     return sweep_api(space, **options)
 
 
-def load_model(run_id: str, tracking_uri: str | None = None) -> "torch.nn.Module":
-    """The trained model of run ``run_id`` (CPU, eval mode): rebuilt by the installed plugin that made it,
-    with the run's logged weights (safetensors; nothing is unpickled). ``tracking_uri``: default from
-    ``mlflow.yml`` / ``MLFLOW_TRACKING_URI``. See :mod:`hsframe.model_artifact`."""
+def load_model(run_id: str, tracking_uri: str | None = None, plugins: "Plugins | None" = None) -> "torch.nn.Module":
+    """The fitted model of run ``run_id`` (CPU, eval mode), rebuilt by the installed plugin that made it; nothing is unpickled.
+
+    A torch model comes back with the run's weights (safetensors); an estimator model as an
+    :class:`~hsframe.estimator_module.EstimatorModule` around the run's estimator (skops), mapping
+    ``(N, C, D, H, W)`` to one-hot ``(N, K)`` scores. ``tracking_uri``: default from ``mlflow.yml`` /
+    ``MLFLOW_TRACKING_URI``; ``plugins``: default, the installed ones. See :mod:`hsframe.model_artifact`."""
     from hsframe.model_artifact import load_model as load_model_api
 
     refuse_pickles()
-    return load_model_api(run_id, tracking_uri)
+    return load_model_api(run_id, tracking_uri, plugins)

@@ -6,18 +6,23 @@ import pytest
 import torch
 
 from hsframe.config import build_config
+from hsframe.engine.fitting import EstimatorFitting, TorchFitting
 from hsframe.plugins import load_plugins
 from hsframe.registry import DATA_KINDS, InputSpec
 
 PLUGINS = load_plugins()
 MODELS = sorted(PLUGINS.models)
+# Each kind of model is smoke-tested as it is fitted: torch modules by a gradient step, estimators by fit/predict.
+TORCH = [n for n in MODELS if PLUGINS.model(n).fitting() is TorchFitting]
+ESTIMATORS = [n for n in MODELS if PLUGINS.model(n).fitting() is EstimatorFitting]
 
 
 def test_registry_is_not_empty():
     assert "hybridsn" in MODELS
+    assert sorted(TORCH + ESTIMATORS) == MODELS, "a model whose fitting no smoke test covers"
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", TORCH)
 def test_registered_model_smoke(name, capsys):
     spec = PLUGINS.model(name)
     assert spec.data_kinds and set(spec.data_kinds) <= set(DATA_KINDS), spec.data_kinds
@@ -48,3 +53,27 @@ def test_registered_model_smoke(name, capsys):
     assert n_params > 0
     with capsys.disabled():
         print(f"\n  {name} ({spec.package}): {n_params:,} parameters for input {in_spec.as_tuple()}")
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_registered_estimator_smoke(name):
+    """Every combination the run would search builds, fits a tiny labelled set and predicts every class it saw."""
+    import numpy as np
+
+    from hsframe.estimator_module import EstimatorModule
+
+    spec = PLUGINS.model(name)
+    cfg = build_config(PLUGINS, name)
+    p = cfg.data.patch_size
+    in_spec = InputSpec(channels=1, depth=cfg.data.pca_components or 20, height=p, width=p, num_classes=4)
+    fitting = spec.fitting()(spec, in_spec, cfg.model_options)
+    assert fitting.candidates, "no combination to fit"
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 10)
+    x = rng.normal(size=(40, int(np.prod(in_spec.as_tuple())))).astype(np.float32) + 3 * y[:, None]  # separable
+    for candidate in fitting.candidates:
+        estimator = spec.create(in_spec, {**cfg.model_options, **candidate})
+        estimator.fit(x, y)
+        assert set(np.asarray(estimator.predict(x))) <= set(range(4))
+    scores = EstimatorModule(estimator, 4)(torch.as_tensor(x).reshape(40, *in_spec.as_tuple()))
+    assert scores.shape == (40, 4) and (scores.argmax(1).numpy() == estimator.predict(x)).all()

@@ -13,7 +13,7 @@ import hsframe_zoo
 from hsframe import InputSpec
 
 NAMES = ["hu_cnn1d", "hamida_3dcnn", "li_3dcnn", "chen_3dcnn", "he_m3dcnn", "lee_contextual", "luo_hsicnn",
-         "sharma_hscnn", "mou_rnn", "spectralformer", "ssftt"]
+         "sharma_hscnn", "mou_rnn", "spectralformer", "ssftt", "svm_rbf", "random_forest"]
 PAPER = re.compile(r"^[A-Z][A-Za-z ]+(et al\.| & [A-Z][a-z]+), (19|20)\d\d: \S")  # "Hu et al., 2015: ..."
 
 
@@ -26,11 +26,12 @@ def test_discovered_through_entry_point():
     from hsframe.plugins import load_plugins
 
     plugins = load_plugins()
-    assert sorted(plugins.info["zoo"].models) == sorted(NAMES) == sorted(hsframe_zoo.MODELS)
+    assert sorted(plugins.info["zoo"].models) == sorted(NAMES) == sorted([*hsframe_zoo.MODELS, *hsframe_zoo.ESTIMATORS])
     for name in NAMES:
         spec = plugins.model(name)
         assert (spec.plugin, spec.package, spec.data_kinds) == ("zoo", "hsframe-zoo", ("hsi",))
-        assert spec.defaults == hsframe_zoo.MODELS[name].all_defaults()
+        zoo = hsframe_zoo.MODELS[name].all_defaults() if name in hsframe_zoo.MODELS else hsframe_zoo.ESTIMATORS[name].defaults
+        assert spec.defaults == zoo
     assert not [p for p in plugins.problems if p.package == "hsframe-zoo"]
 
 
@@ -58,10 +59,10 @@ def test_defaults_are_valid_config():
 
 
 def test_importing_the_plugin_does_not_import_torch():
-    code = "import sys, hsframe_zoo; hsframe_zoo.MODELS; print('torch' in sys.modules)"
+    code = "import sys, hsframe_zoo; hsframe_zoo.MODELS; print('torch' in sys.modules, 'sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
 @pytest.mark.parametrize("name,shape,params", [("li_3dcnn", "1,200,5,5", 12_652), ("ssftt", "1,30,13,13", 153_224)])

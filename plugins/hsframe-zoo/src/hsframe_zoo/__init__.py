@@ -150,7 +150,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
     # (raw node indices); this package vouches for the type so its own runs can be read back.
     "random_forest": EstimatorSpec(name="random_forest", build=build_random_forest, defaults=SPECTRA,
                                    trusted_types=("sklearn.tree._tree.Tree",),
-                                   description="Breiman, 2001 (as in Ham et al., 2005): random forest of 200 trees on spectra"),
+                                   description="Ham et al., 2005: random forest (Breiman, 2001) of 200 trees on spectra"),
 }
 
 
