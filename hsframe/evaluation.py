@@ -1,14 +1,14 @@
 """Honest evaluation: every figure comes from the confusion matrix of the held-out test pixels."""
 from __future__ import annotations
 
-import re
+import csv
+import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from hsframe.metrics import Metric
+from hsframe.metrics import CLASS_SCORES, ClassScore, Metric
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -28,9 +28,11 @@ class Evaluation:
     """The test figures of a run.
 
     Attributes:
-        metrics: ``test_<name>`` of every registered metric, and ``test_class_acc/NN_name`` of
-            every class with test samples (NN = the 1-based label value).
-        per_class: one row per class: ``class`` (label value), ``name``, ``test_pixels``, ``accuracy``.
+        metrics: ``test_<name>`` of every registered metric; per class score (:class:`ClassScore`)
+            ``test_class_<score>/NN_name`` of every class where it is defined (NN = the 1-based label
+            value), and ``test_mean_<score>`` for the scores averaged over classes.
+        per_class: one row per class: ``class`` (label value), ``name``, ``test_pixels``, then one
+            column per class score (``accuracy``, ``precision``, ``recall``, ``f1``, ...; NaN where undefined).
         confusion: ``(K, K)`` counts, rows = true class.
     """
 
@@ -39,20 +41,31 @@ class Evaluation:
     confusion: np.ndarray
 
 
-def evaluate_all(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], metrics: Mapping[str, "Metric"]) -> Evaluation:
-    """Every registered metric and the per-class accuracy, from the confusion matrix of 0-based classes."""
-    from hsframe.metrics import per_class_accuracy
-
+def evaluate_all(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], metrics: Mapping[str, Metric],
+                 class_scores: Sequence[ClassScore] = CLASS_SCORES) -> Evaluation:
+    """Every registered metric and the per-class scores, from the confusion matrix of 0-based classes."""
     cm = confusion_matrix(y_true, y_pred, len(class_names))
     values = {m.key: float(m.compute(cm)) for m in metrics.values()}
-    acc = per_class_accuracy(cm)
+    scores = [(score, score.compute(cm)) for score in class_scores]
     per_class = []
     for k, name in enumerate(class_names):
-        per_class.append({"class": k + 1, "name": name, "test_pixels": int(cm[k].sum()), "accuracy": float(acc[k])})
-        if not np.isnan(acc[k]):
-            values[f"test_class_acc/{k + 1:02d}_{slug(name)}"] = float(acc[k])
+        row: dict[str, Any] = {"class": k + 1, "name": name, "test_pixels": int(cm[k].sum())}
+        for score, v in scores:
+            row[score.title] = float(v[k])
+            if not np.isnan(v[k]):
+                values[score.key(k, name)] = float(v[k])
+        per_class.append(row)
+    for score, v in scores:
+        if score.mean:
+            values[score.mean_key] = float(np.nanmean(v))  # some class is defined: the matrix is not empty
     return Evaluation(values, per_class, cm)
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+def per_class_csv(rows: list[dict[str, Any]]) -> str:
+    """The per-class table as CSV text: floats with 6 decimals (``nan`` where undefined)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0])
+    for row in rows:
+        writer.writerow([f"{v:.6f}" if isinstance(v, float) else v for v in row.values()])
+    return out.getvalue()

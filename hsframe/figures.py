@@ -25,6 +25,10 @@ DPI = 120
 # Beyond these, tick labels and legend entries are left out (unreadable) rather than growing the figure.
 MAX_TICK_LABELS = 60
 MAX_LEGEND_ENTRIES = 40
+# Font sizes (pt): axis class names, and the counts in confusion-matrix cells (left out below the minimum).
+TICK_FONT = 7
+MIN_COUNT_FONT = 6.0
+MAX_COUNT_FONT = 10.0
 
 
 def _capped(width: float, height: float) -> tuple[float, float]:
@@ -33,28 +37,41 @@ def _capped(width: float, height: float) -> tuple[float, float]:
     return width * scale, height * scale
 
 
-def confusion_figure(cm: np.ndarray, class_names: list[str]) -> Figure:
-    """Row-normalized confusion matrix (recall per true class), counts in the cells when few classes."""
+def confusion_figure(cm: np.ndarray, class_names: list[str], oa: float, kappa: float) -> Figure:
+    """Confusion matrix, rows = true class: colour = the row's share (recall per true class), the count
+    in every non-empty cell while it can be read, class names on the axes, OA and kappa in the title."""
+    cm = np.asarray(cm)
     k = len(class_names)
     with np.errstate(invalid="ignore", divide="ignore"):
-        norm = cm / cm.sum(1, keepdims=True)
+        norm = np.nan_to_num(cm / cm.sum(1, keepdims=True))
     size = max(5.0, 0.45 * min(k, MAX_TICK_LABELS) + 2)
     fig, ax = plt.subplots(figsize=_capped(size + 1, size))
-    im = ax.imshow(np.nan_to_num(norm), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     if k <= MAX_TICK_LABELS:
-        ax.set_xticks(range(k), class_names, rotation=90, fontsize=7)
-        ax.set_yticks(range(k), class_names, fontsize=7)
+        ax.set_xticks(range(k), class_names, rotation=90, fontsize=TICK_FONT)
+        ax.set_yticks(range(k), class_names, fontsize=TICK_FONT)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    if k <= 20:
-        for i in range(k):
-            for j in range(k):
-                if cm[i, j]:
-                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=5,
-                            color="white" if norm[i, j] > 0.5 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of true class")
+    ax.set_title(f"OA {oa:.4f}, kappa {kappa:.4f} ({int(cm.sum())} test samples)")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class (row)")
     fig.tight_layout()
+    # Cell texts sized to the drawn cells (after the layout; texts inside the axes do not change it).
+    box = ax.get_window_extent()
+    cell_pt = min(box.width, box.height) * 72 / fig.dpi / max(k, 1)
+    fontsize = _count_font(cell_pt, len(str(int(cm.max()))) if cm.size else 1)
+    if fontsize is not None:
+        for i, j in zip(*np.nonzero(cm)):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=fontsize,
+                    color="white" if norm[i, j] > 0.5 else "black")
     return fig
+
+
+def _count_font(cell_pt: float, digits: int) -> float | None:
+    """The font size (pt) at which a count of ``digits`` digits fits a ``cell_pt`` cell, at most
+    :data:`MAX_COUNT_FONT`; None when it would be under :data:`MIN_COUNT_FONT` (unreadable: left out)."""
+    # A digit is about 0.6 em wide; leave a margin of 15% of the cell.
+    size = min(MAX_COUNT_FONT, 0.85 * cell_pt / (0.6 * max(digits, 2)), 0.6 * cell_pt)
+    return size if size >= MIN_COUNT_FONT else None
 
 
 def label_panels_figure(

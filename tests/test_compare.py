@@ -149,8 +149,9 @@ def test_groups_match_mlflow(runs):
             assert row.stats["test_oa"].std == pytest.approx(oa.std(ddof=1), abs=1e-12)
         else:
             assert row.stats["test_oa"].std is None
-        kappa = np.array([r.data.metrics["test_kappa"] for r in members])
-        assert row.stats["test_kappa"].mean == pytest.approx(kappa.mean(), abs=1e-12)
+        for key in ("test_kappa", "test_macro_f1"):  # every headline metric, macro F1 among them
+            values = np.array([r.data.metrics[key] for r in members])
+            assert row.stats[key].mean == pytest.approx(values.mean(), abs=1e-12)
     means = [r.stats["test_oa"].mean for r in result.rows]
     assert means == sorted(means, reverse=True)
     seeds = {(r.key["model"], r.n): r.seeds for r in result.rows}
@@ -189,7 +190,7 @@ def test_metric_option_sorts_by_that_metric(runs):
 
     store, _ = runs
     result = compare_runs(store, "hsframe", metric="test_kappa")
-    assert result.metrics == ["test_kappa", "test_oa", "test_aa"]
+    assert result.metrics == ["test_kappa", "test_oa", "test_aa", "test_macro_f1"]
     kappas = [r.stats["test_kappa"].mean for r in result.rows]
     assert kappas == sorted(kappas, reverse=True)
 
@@ -218,7 +219,7 @@ def test_group_by_other_keys(runs, tmp_path):
     r = invoke(store, "--by", "patch_size", "--markdown", "--csv", str(tmp_path / "t.csv"))
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0] == "| patch_size | config | n | seeds | test_oa | test_aa | test_kappa |"
+    assert lines[0] == "| patch_size | config | n | seeds | test_oa | test_aa | test_kappa | test_macro_f1 |"
     # --by pools: both meanspec splits (patch 3) are one group; the config column says what was pooled.
     [tiny] = [line for line in lines if line.startswith("| 3 |")]
     assert "split.train_fraction={0.1\\|0.2}" in tiny and "| 4 | 0,1,2,5 |" in tiny and "model=meanspec" in tiny
@@ -273,8 +274,8 @@ def test_markdown(runs):
     r = invoke(store, "--markdown")
     assert r.exit_code == 0, r.output
     lines = r.stdout.strip().splitlines()
-    assert lines[0] == "| model | dataset | split | config | n | seeds | test_oa | test_aa | test_kappa |"
-    assert lines[1] == "|---|---|---|---|---:|---|---:|---:|---:|"
+    assert lines[0] == "| model | dataset | split | config | n | seeds | test_oa | test_aa | test_kappa | test_macro_f1 |"
+    assert lines[1] == "|---|---|---|---|---:|---|---:|---:|---:|---:|"
     assert len(lines) == 2 + 3 and all(line.startswith("| ") and line.endswith(" |") for line in lines[2:])
     result = compare_runs(store, "hsframe")
     best = lines[2].split(" | ")
@@ -285,7 +286,7 @@ def test_markdown(runs):
     assert sorted(c[5] for c in cells) == ["0", "0,1,2", "5"]
     assert all("split.train_fraction=" in c[3] and "train.lr=" in c[3] for c in cells)
     assert all("seed" not in c[3] and "device" not in c[3] for c in cells)  # not a difference between conditions
-    assert all(len(c) == 9 for c in cells)
+    assert all(len(c) == 10 for c in cells)  # 6 key columns, 4 headline metrics
     assert "1 parent run(s) of --seeds" in r.stderr  # the notes go to stderr
 
 

@@ -159,7 +159,7 @@ def test_figures_are_capped_for_1000_classes():
 
     k = MAX_CLASSES
     names = [f"class {i}" for i in range(k)]
-    fig = confusion_figure(np.eye(k, dtype=np.int64), names)
+    fig = confusion_figure(np.eye(k, dtype=np.int64), names, 1.0, 1.0)
     assert max(fig.get_size_inches()) <= MAX_FIGURE_INCHES
     plt.close(fig)
     palette = [(i % 256, 0, 0) for i in range(k)]

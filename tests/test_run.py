@@ -10,6 +10,7 @@ from rich.console import Console
 
 from hsframe import ModelSpec, hookimpl
 from hsframe.cli import cli
+from hsframe.metrics import slug
 from hsframe.plugins import load_plugins
 from hsframe.progress import TrainingProgress
 
@@ -56,6 +57,10 @@ def test_run_is_recorded_in_mlflow(default_run):
     m = run.data.metrics
     assert m["test_oa"] == pytest.approx(summary["metrics"]["test_oa"])
     assert {"test_aa", "test_kappa", "test_class_acc/01_alfalfa", "test_class_acc/16_stone_steel_towers"} <= set(m)
+    assert {"test_macro_f1", "test_weighted_f1", "test_class_recall/01_alfalfa", "test_class_f1/16_stone_steel_towers"} <= set(m)
+    assert [r["name"] for r in summary["per_class"] if f"test_class_precision/{r['class']:02d}_{slug(r['name'])}" not in m] == \
+        [r["name"] for r in summary["per_class"] if r["precision"] != r["precision"]]  # logged unless NaN (never predicted)
+    assert not any(k.startswith(("test_class_dice", "test_mean_iou")) for k in m)  # overlap figures are a dense volume's
     assert [x.step for x in client.get_metric_history(run.info.run_id, "val_oa")] == [1, 2, 3, 4]
     assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 4
     assert run.data.tags["hsframe_version"] and run.data.tags["device"] == "cpu"
@@ -85,7 +90,8 @@ def test_same_seed_same_result_other_seed_other_split(store, tmp_path):
         return json.loads(out.read_text())
 
     a, b, c = once(1, "a"), once(1, "b"), once(2, "c")
-    assert a["metrics"] == b["metrics"] and a["per_class"] == b["per_class"]
+    # compared as JSON text: undefined per-class figures are NaN, which never equals itself
+    assert a["metrics"] == b["metrics"] and json.dumps(a["per_class"]) == json.dumps(b["per_class"])
     assert a["metrics"] != c["metrics"]
 
 

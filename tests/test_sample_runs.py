@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from conftest import SHARED, runs_of
 
 from hsframe.cli import cli
+from hsframe.metrics import slug
 
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data folder {SHARED} is absent")
 # Small and fast: two epochs of a two-block network.
@@ -73,7 +74,15 @@ def test_dense_volume_run_logs_a_label_volume(tmp_path, store):
     assert run.info.status == "FINISHED"
     p = run.data.params
     assert (p["data_kind"], p["sampling"], p["input_shape"]) == ("volume", "voxel-patches", "1x3x5x5")
-    assert {"test_oa", "test_aa", "test_kappa", "leakage_test_in_train_window"} <= set(run.data.metrics)
+    m = run.data.metrics
+    assert {"test_oa", "test_aa", "test_kappa", "test_macro_f1", "leakage_test_in_train_window"} <= set(m)
+    # a dense volume's overlap figures per class, over the test voxels: Dice is the F1, IoU = Dice / (2 - Dice)
+    for row in s["per_class"]:
+        key = f"{row['class']:02d}_{slug(row['name'])}"
+        assert m[f"test_class_dice/{key}"] == pytest.approx(m[f"test_class_f1/{key}"]) == pytest.approx(row["dice"])
+        assert m[f"test_class_iou/{key}"] == pytest.approx(row["dice"] / (2 - row["dice"])) == pytest.approx(row["iou"])
+    assert m["test_mean_dice"] == pytest.approx(np.mean([r["dice"] for r in s["per_class"]]))
+    assert m["test_mean_iou"] == pytest.approx(np.mean([r["iou"] for r in s["per_class"]]))
     files = artifacts(store, run.info.run_id)
     assert {"figures/label_volume_slices.png", "predictions/predicted_label_volume.npy", "metrics/confusion_matrix.json",
             "preprocess/samples.json", "metrics/leakage_report.json"} <= files

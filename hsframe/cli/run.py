@@ -91,13 +91,15 @@ def _print_summary(console: Console, s, headline: list[tuple[str, str]]) -> None
     table.add_column("class", justify="right")
     table.add_column("name")
     table.add_column("test px" if unit == "pixels" else f"test {unit}", justify="right")
-    table.add_column("accuracy", justify="right")
+    for column in ("accuracy", "precision", "F1"):
+        table.add_column(column, justify="right")
     for row in s.per_class:
-        acc = "-" if row["accuracy"] != row["accuracy"] else f"{row['accuracy']:.4f}"
-        table.add_row(str(row["class"]), row["name"], str(row["test_pixels"]), acc)
+        # NaN (undefined: no test samples, never predicted) shows as "-"
+        table.add_row(str(row["class"]), row["name"], str(row["test_pixels"]),
+                      *("-" if v != v else f"{v:.4f}" for v in (row["accuracy"], row["precision"], row["f1"])))
     table.add_section()
     for key, label in headline:
-        table.add_row("", f"[bold]{label}[/]", "", f"[bold]{s.metrics[key]:.4f}[/]")
+        table.add_row("", f"[bold]{label}[/]", "", f"[bold]{s.metrics[key]:.4f}[/]", "", "")
     console.print(table)
     console.print(f"wall time {s.seconds:.1f}s on {s.device}; best validation epoch {s.best_epoch}", highlight=False)
     console.print(f"MLflow run id: [bold]{s.run_id}[/] (store {s.tracking_uri})", highlight=False)

@@ -171,7 +171,7 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     recorder.set_tags({"inference_method": how})
     recorder.log_metrics({"inference_seconds": time.perf_counter() - t0})
     by_sample = task.by_sample(index, pred)
-    evaluation = _record_evaluation(recorder, task.targets[split.test], by_sample[split.test], task.class_names, plugins)
+    evaluation = _record_evaluation(recorder, task.targets[split.test], by_sample[split.test], task, plugins)
     metrics = dict(evaluation.metrics)
     extra = task.record_outputs(recorder, prep.split, index, pred, f"{spec.name} on {task.name}", metrics)
     if extra:
@@ -182,22 +182,21 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     return {"metrics": metrics, "per_class": evaluation.per_class, "best_epoch": result.best_epoch}
 
 
-def _record_evaluation(recorder: Recorder, y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], plugins: Plugins):
-    """Test metrics, per-class table and confusion matrix (0-based classes in)."""
+def _record_evaluation(recorder: Recorder, y_true: np.ndarray, y_pred: np.ndarray, task: Task, plugins: Plugins):
+    """Test metrics, per-class table (the task's class scores) and confusion matrix (0-based classes in)."""
     import matplotlib.pyplot as plt
 
-    from hsframe.evaluation import evaluate_all
+    from hsframe.evaluation import evaluate_all, per_class_csv
     from hsframe.figures import confusion_figure
 
-    ev = evaluate_all(y_true, y_pred, class_names, plugins.metrics)
+    class_names = task.class_names
+    ev = evaluate_all(y_true, y_pred, class_names, plugins.metrics, task.class_scores)
     recorder.log_metrics(ev.metrics)
     rows = ev.per_class
     recorder.log_table({key: [row[key] for row in rows] for key in rows[0]}, "metrics/per_class.json")
-    recorder.log_text("class,name,test_pixels,accuracy\n"
-                      + "".join(f"{r['class']},{r['name']},{r['test_pixels']},{r['accuracy']:.6f}\n" for r in rows),
-                      "metrics/per_class.csv")
+    recorder.log_text(per_class_csv(rows), "metrics/per_class.csv")
     recorder.log_dict({"labels": class_names, "matrix": ev.confusion.tolist()}, "metrics/confusion_matrix.json")
-    fig = confusion_figure(ev.confusion, class_names)
+    fig = confusion_figure(ev.confusion, class_names, ev.metrics["test_oa"], ev.metrics["test_kappa"])
     recorder.log_figure(fig, "figures/confusion_matrix.png")
     plt.close(fig)
     return ev

@@ -10,7 +10,7 @@ from typing import Any
 class RunSummary:
     """One finished run: its id, what ran on what, the resolved config and the test figures.
 
-    ``metrics`` holds ``test_<metric>`` for every registered metric, ``test_class_acc/NN_name`` per
+    ``metrics`` holds ``test_<metric>`` for every registered metric, ``test_class_<score>/NN_name`` per
     class and extras such as ``test_oa_pixel_vote``; ``per_class`` one row per class.
     """
 

@@ -34,6 +34,7 @@ from hsframe.config import RunConfig
 from hsframe.data.labels import MAX_CLASSES, MIN_SAMPLES_PER_CLASS, label_values, mapping_text, shown_ids
 from hsframe.data.split import Split
 from hsframe.errors import HsframeError
+from hsframe.metrics import CLASS_SCORES, ClassScore
 from hsframe.registry import InputSpec
 from hsframe.splits.base import SplitGrid, SplitMethod, SplitOptions
 
@@ -104,6 +105,8 @@ class Task(ABC):
     data_kind: ClassVar[str] = ""   # the data kind a model must declare it serves (hsi, volume, sequence)
     sampling: ClassVar[str] = ""    # how samples are cut from the data (logged as the `sampling` param)
     unit: ClassVar[str] = "samples"  # what a sample is, in messages and the leakage report
+    # The per-class figures a run logs and tabulates (test_class_<name>/NN_name); a subclass adds its own.
+    class_scores: ClassVar[tuple[ClassScore, ...]] = CLASS_SCORES
 
     labels: np.ndarray
     grid: SplitGrid

@@ -8,6 +8,7 @@ import numpy as np
 from hsframe.config import RunConfig
 from hsframe.data.volumes import LabeledVolume
 from hsframe.errors import HsframeError
+from hsframe.metrics import CLASS_SCORES, SEGMENTATION_SCORES
 from hsframe.registry import InputSpec
 from hsframe.splits.base import SplitGrid
 from hsframe.tasks.base import Samples, Task, TaskSplit, task_for, to_label_value
@@ -26,6 +27,7 @@ class DenseVolumeTask(Task):
     data_kind = "volume"
     sampling = "voxel-patches"
     unit = "voxels"
+    class_scores = CLASS_SCORES + SEGMENTATION_SCORES  # segmentation's Dice and IoU per class, over the test voxels
 
     def __init__(self, cfg: RunConfig, data: LabeledVolume) -> None:
         super().__init__(cfg, data)
