@@ -17,6 +17,10 @@ def register_models(register: Callable[..., None]) -> None:
     ``InputSpec`` and the run's ``model_options.*`` and returns a ``torch.nn.Module`` mapping
     ``(N, C, D, H, W)`` to ``(N, num_classes)`` logits. Import torch inside ``build``, not at the
     top of the plugin module, so that ``hsframe --help`` and ``hsframe plugins`` stay fast.
+
+    A model fitted by ``fit`` / ``predict`` (an SVM, a random forest) registers an
+    ``EstimatorSpec(...)`` instead: its ``build`` returns a scikit-learn-style estimator, fitted on
+    the flattened training samples with its ``search`` options chosen on validation.
     """
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hsframe import InputSpec, ModelSpec
+from hsframe import EstimatorSpec, InputSpec, ModelSpec
 from hsframe.errors import HsframeError
 from hsframe.scaffold import (
     DOCS_PATH,
@@ -119,6 +119,8 @@ def test_spec_fields_in_the_guide_are_the_real_ones(doc):
         assert f"`{field.name}`" in doc, field.name
     for field in dataclasses.fields(ModelSpec):
         assert f"`{field.name}`" in doc, field.name
+    for field in set(dataclasses.fields(EstimatorSpec)) - set(dataclasses.fields(ModelSpec)):
+        assert f"| `{field.name}` |" in doc, field.name
 
 
 def test_env_variables_in_the_guide_are_read_by_the_plugin_loader():
