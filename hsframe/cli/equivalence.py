@@ -37,6 +37,9 @@ def _build(plugins, name: str, input_spec, options: dict[str, Any], seed: int):
     import torch
 
     spec = plugins.model(name)  # HsframeError with a suggestion for an unknown name
+    if not spec.fitting().per_layer:
+        raise HsframeError(f"model '{name}' is an estimator ({spec.package}): equivalence copies weights between torch modules; "
+                           "pick two torch models (`hsframe plugins`)")
     torch.manual_seed(seed)  # both models start from the same RNG state, as a fair comparison would
     return spec, spec.create(input_spec, options)
 
