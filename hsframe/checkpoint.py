@@ -33,7 +33,9 @@ class TrainState:
 
     ``model`` / ``optimizer``: state dicts; ``best_state``: the model state dict of ``best_epoch``
     (None before any epoch); ``rng``: see :func:`capture_rng`; ``history``: one
-    ``{"train_loss", "val_oa"}`` per completed epoch; ``seconds``: training time spent so far.
+    ``{"train_loss", "val_oa", "lr"}`` per completed epoch; ``seconds``: training time spent so far;
+    ``scheduler``: the LR schedule's state dict (None without a schedule). The early-stopping counter
+    is ``epoch - best_epoch``.
     The tensors of a state made by the training loop are the live ones: save (or copy) it at once.
     """
 
@@ -46,6 +48,7 @@ class TrainState:
     best_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    scheduler: dict[str, Any] | None = None
 
 
 def checkpoint_path(checkpoint_dir: str | Path, run_id: str) -> Path:
@@ -88,7 +91,8 @@ def save_checkpoint(path: str | Path, state: TrainState, run_id: str) -> Path:
     payload = {"format": FORMAT, "run_id": run_id, "epoch": state.epoch, "model": state.model,
                "optimizer": state.optimizer, "rng": state.rng, "best_val_oa": float(state.best_val_oa),
                "best_epoch": int(state.best_epoch), "best_state": state.best_state,
-               "history": [dict(h) for h in state.history], "seconds": float(state.seconds)}
+               "history": [dict(h) for h in state.history], "seconds": float(state.seconds),
+               "scheduler": state.scheduler}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -133,7 +137,8 @@ def load_checkpoint(path: str | Path, run_id: str) -> TrainState:
             raise ValueError(f"not an hsframe checkpoint of format {FORMAT}")
         state = TrainState(epoch=int(data["epoch"]), model=data["model"], optimizer=data["optimizer"], rng=data["rng"],
                            best_val_oa=float(data["best_val_oa"]), best_epoch=int(data["best_epoch"]),
-                           best_state=data["best_state"], history=list(data["history"]), seconds=float(data["seconds"]))
+                           best_state=data["best_state"], history=list(data["history"]), seconds=float(data["seconds"]),
+                           scheduler=data.get("scheduler"))  # absent from checkpoints written before schedules
         saved_for = str(data["run_id"])
     except Exception as exc:  # torch raises many kinds (RuntimeError, EOFError, UnpicklingError, KeyError)
         raise HsframeError(

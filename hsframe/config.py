@@ -89,6 +89,20 @@ class TrainConfig(_Section):
     weight_decay: float = Field(0.0, ge=0)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     amp: bool = Field(True, description="bf16 autocast on CUDA")
+    # Imbalance and schedule (hsframe/losses.py, sampling.py, schedules.py say exactly what each does).
+    loss: Literal["cross_entropy", "weighted_cross_entropy", "focal"] = Field(
+        "cross_entropy", description="weighted_cross_entropy and focal weight class c by 1/n_c (training counts), "
+        "normalized to mean 1; focal also scales each sample by (1 - p)^focal_gamma")
+    focal_gamma: float = Field(2.0, ge=0, description="focusing exponent of the focal loss (0 = weighted cross-entropy)")
+    sampler: Literal["uniform", "balanced"] = Field(
+        "uniform", description="balanced: every class drawn equally often per epoch (same epoch length), seeded")
+    scheduler: Literal["none", "cosine", "plateau"] = Field(
+        "none", description="cosine: from lr to min_lr over the epochs; plateau: lr * plateau_factor when val OA stalls")
+    min_lr: float = Field(0.0, ge=0, description="the LR cosine ends at and plateau never goes below")
+    plateau_patience: int = Field(5, ge=0, description="plateau: epochs without a better val OA before the LR drops")
+    plateau_factor: float = Field(0.1, gt=0, lt=1, description="plateau: what the LR is multiplied by when it drops")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="stop once val OA has not improved for this many epochs (best weights kept); null = off")
     checkpoint_dir: str | None = Field(
         "checkpoints", description="folder of the per-epoch checkpoints (<dir>/<run_id>/last.pt, relative to the "
         "current folder) that `hsframe run --resume` continues from; deleted when a run finishes; null = none")

@@ -73,7 +73,7 @@ def epoch_finished(run_id: str, epoch: int, metrics: dict[str, float]) -> None:
     """Called after each training epoch, once its checkpoint is saved and its metrics are logged.
 
     ``epoch`` counts from 1 and continues past the last saved epoch in a resumed run; ``metrics``
-    holds ``train_loss`` and ``val_oa``. Raising ends the run FAILED, except
+    holds ``train_loss``, ``val_oa`` and ``lr``. Raising ends the run FAILED, except
     :class:`hsframe.recording.RunStopped`, which ends it KILLED with its message as the reason.
     """
 

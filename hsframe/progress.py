@@ -59,6 +59,11 @@ class TrainingProgress:
             highlight=False,
         )
 
+    def stopped_early(self, epoch: int, best_epoch: int, best_val_oa: float) -> None:
+        """Early stopping ended training after ``epoch`` (printed above a live bar too)."""
+        self.console.print(f"early stopping after epoch {epoch}/{self.epochs}: val OA has not improved since epoch "
+                           f"{best_epoch} ({best_val_oa:.4f}); keeping epoch {best_epoch}'s weights", highlight=False)
+
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -1,5 +1,9 @@
 """The training loop: seeded, device-agnostic, keeping the weights that are best on validation OA.
 
+``cfg`` picks the loss (:mod:`hsframe.losses`), the epoch's sample order (:mod:`hsframe.sampling`), the LR
+schedule (:mod:`hsframe.schedules`) and early stopping: with ``train.early_stopping_patience = P`` training
+stops after the first epoch that ends ``P`` epochs after the best one (val OA not improved for P epochs).
+
 It can start from a saved :class:`~hsframe.checkpoint.TrainState` and hands one out after every
 epoch, so that a run killed after epoch k continues at epoch k + 1 as if it had never stopped.
 """
@@ -21,7 +25,10 @@ from hsframe.data.patches import SampleSource
 from hsframe.device import autocast
 from hsframe.errors import HsframeError
 from hsframe.inference import infer_samples
+from hsframe.losses import make_loss
 from hsframe.progress import TrainingProgress
+from hsframe.sampling import make_sampler
+from hsframe.schedules import make_schedule
 
 
 class DivergedError(HsframeError):
@@ -43,6 +50,7 @@ class TrainResult:
     best_epoch: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    stopped_epoch: int | None = None  # the epoch early stopping ended training after; None: it ran every epoch
 
 
 def train(
@@ -70,11 +78,15 @@ def train(
     ``start``: continue after ``start.epoch`` from its weights, optimizer, RNG states and best-so-far
     (the result is the same, bit for bit on the CPU, as never having stopped). After each epoch,
     ``on_checkpoint(state)`` gets the state to save (live tensors: save or copy it there), then
-    ``on_epoch(epoch, {"train_loss", "val_oa"})`` is called.
+    ``on_epoch(epoch, {"train_loss", "val_oa", "lr"})`` is called (``lr``: the LR the epoch trained at).
     """
     model.to(device)
     optimizer = make_optimizer(model, cfg)
-    loss_fn = nn.CrossEntropyLoss()
+    schedule = make_schedule(optimizer, cfg)
+    y_train = targets[train_index]
+    loss_fn = make_loss(cfg, y_train, device)
+    sampler = make_sampler(cfg)
+    patience = cfg.early_stopping_patience
     y_val = targets[val_index]
     best_oa, best_epoch, best_state = -1.0, 0, None
     history: list[dict[str, float]] = []
@@ -82,24 +94,30 @@ def train(
     if start is not None:
         model.load_state_dict(start.model)
         optimizer.load_state_dict(start.optimizer)
+        schedule.load_state_dict(start.scheduler)
         restore_rng(generator, start.rng)
         best_oa, best_epoch, best_state = start.best_val_oa, start.best_epoch, start.best_state
         history, first, spent = [dict(h) for h in start.history], start.epoch + 1, start.seconds
+    stopped = _stale(first - 1, best_epoch, patience)  # a resumed run that had already stopped early
     began = time.perf_counter()
     with progress:
         if first > 1:
             progress.resumed(first - 1)
         for epoch in range(first, cfg.epochs + 1):
+            if stopped:
+                break
             model.train()
             total, seen = 0.0, 0
-            batches = source.batches(train_index, targets[train_index], cfg.batch_size, shuffle=True, generator=generator)
+            lr = optimizer.param_groups[0]["lr"]
+            order = sampler.epoch_order(y_train, generator)
+            batches = source.batches(train_index[order], y_train[order], cfg.batch_size)
             micro = cfg.micro_batch_size or cfg.batch_size
             for b, (x, y) in enumerate(batches, 1):
                 optimizer.zero_grad(set_to_none=True)
                 batch_loss = 0.0
                 for xs, ys in zip(x.split(micro), y.split(micro)):
                     with autocast(device, cfg.amp):
-                        loss = loss_fn(model(xs).float(), ys) * (len(ys) / len(y))
+                        loss = loss_fn(model(xs).float(), ys) * loss_fn.share(ys, y)
                     loss.backward()
                     batch_loss += loss.item()
                 if not math.isfinite(batch_loss):  # before the step: the weights stay those of the last good batch
@@ -116,14 +134,28 @@ def train(
             if improved:
                 best_oa, best_epoch = val_oa, epoch
                 best_state = copy.deepcopy(model.state_dict())
-            record = {"train_loss": train_loss, "val_oa": val_oa}
+            record = {"train_loss": train_loss, "val_oa": val_oa, "lr": lr}
             history.append(record)
+            schedule.step(val_oa)
             progress.epoch(epoch, train_loss, val_oa, improved)
+            stopped = _stale(epoch, best_epoch, patience)
+            if stopped and epoch < cfg.epochs:
+                progress.stopped_early(epoch, best_epoch, best_oa)
             if on_checkpoint is not None:  # before on_epoch: a recorded epoch always has its checkpoint
                 on_checkpoint(TrainState(epoch, model.state_dict(), optimizer.state_dict(), capture_rng(generator),
-                                         best_oa, best_epoch, best_state, history, spent + time.perf_counter() - began))
+                                         best_oa, best_epoch, best_state, history, spent + time.perf_counter() - began,
+                                         schedule.state_dict()))
             if on_epoch is not None:
                 on_epoch(epoch, record)
     if best_state is not None:
         model.load_state_dict(best_state)
-    return TrainResult(best_oa, best_epoch, spent + time.perf_counter() - began, history)
+    done = len(history)
+    return TrainResult(best_oa, best_epoch, spent + time.perf_counter() - began, history,
+                       done if done < cfg.epochs else None)
+
+
+def _stale(epoch: int, best_epoch: int, patience: int | None) -> bool:
+    """Early stopping is due after ``epoch``: val OA last improved at ``best_epoch``, ``patience`` or more epochs ago.
+
+    The counter is ``epoch - best_epoch``, both of which the checkpoint holds: a resumed run counts on exactly."""
+    return patience is not None and epoch > 0 and epoch - best_epoch >= patience

@@ -129,6 +129,8 @@ CASES = [
          "is not valid YAML: line 1, column 4: could not determine a constructor",
          text("c.yaml", "a: !!python/object/apply:os.system [ls]\n")),
     Case("config-missing", ["run", "--config", "{tmp}/none.yaml", "--tracking-uri", "{store}"], "config file not found"),
+    Case("train-loss-unknown", ["run", "--set", "train.loss=dice", "--tracking-uri", "{store}"],
+         r"config key 'train.loss': Input should be 'cross_entropy', 'weighted_cross_entropy' or 'focal' \(got 'dice'\)"),
     Case("mlflow-yml-binary", ["compare"], r"tracking settings mlflow.yml is not UTF-8 text", lambda tmp: binary(tmp, "mlflow.yml")),
     Case("sweep-space-binary", ["sweep", "--space", "{tmp}/config.yaml", "--trials", "1", "--tracking-uri", "{store}"],
          "search space .* is not UTF-8 text", binary),

@@ -37,19 +37,26 @@ COMPARED = ("best_val_oa", "best_epoch", "test_oa", "test_aa", "test_kappa")
 
 # --- the training loop --------------------------------------------------------------------------
 
+# Imbalance-aware training resumes exactly too: the schedule's state is in the checkpoint, the balanced
+# sampler draws from the checkpointed generator, and the early-stopping counter is epoch - best_epoch.
+IMBALANCE = {"loss": "weighted_cross_entropy", "sampler": "balanced", "scheduler": "cosine", "min_lr": 0.001,
+             "early_stopping_patience": 3}
+
+
 def _problem(seed: int):
     torch.manual_seed(seed)
     feats = torch.randn(4, 12, 12, generator=torch.Generator().manual_seed(0))
-    targets = (np.arange(144) % 3).astype(np.int64)
+    i = np.arange(144)
+    targets = np.where(i % 8 == 0, 2, np.where(i % 3 == 0, 1, 0)).astype(np.int64)  # 18 / 42 / 84 samples
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 16), torch.nn.ReLU(), torch.nn.Dropout(0.5),
                                 torch.nn.Linear(16, 3))
     return PatchSource(feats, 3), targets, model
 
 
-def _train(tmp: Path, seed: int, start: TrainState | None = None, keep: dict[int, Path] | None = None):
+def _train(tmp: Path, seed: int, start: TrainState | None = None, keep: dict[int, Path] | None = None, **options):
     """Train 4 epochs; every epoch's checkpoint is saved under ``tmp`` (the paths in ``keep``)."""
     source, targets, model = _problem(seed)
-    cfg = TrainConfig(epochs=4, batch_size=16, lr=0.05, amp=False)
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=0.05, amp=False, **options)
     generator = torch.Generator().manual_seed(seed)
 
     def save(state: TrainState) -> None:
@@ -66,14 +73,15 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resumed_training_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("options", [{}, IMBALANCE], ids=["default", "imbalance"])
+def test_resumed_training_equals_uninterrupted(tmp_path, options):
     saved: dict[int, Path] = {}
-    model, full = _train(tmp_path / "full", 0, keep=saved)
+    model, full = _train(tmp_path / "full", 0, keep=saved, **options)
     last = load_checkpoint(saved[4], "r1")
     state = load_checkpoint(saved[2], "r1")
     assert state.epoch == 2 and len(state.history) == 2 and state.best_state is not None
     # Another seed everywhere: whatever matches comes from the checkpoint.
-    resumed, part = _train(tmp_path / "resumed", 7, start=state)
+    resumed, part = _train(tmp_path / "resumed", 7, start=state, **options)
     assert _same(resumed.state_dict(), model.state_dict())  # the best epoch's weights
     assert _same(load_checkpoint(tmp_path / "resumed" / "epoch4" / "last.pt", "r1").model, last.model)  # the last epoch's
     assert part.history == full.history and (part.best_epoch, part.best_val_oa) == (full.best_epoch, full.best_val_oa)
@@ -83,8 +91,14 @@ def test_resumed_training_equals_uninterrupted(tmp_path):
     for rng_key in ("generator", "torch"):
         broken = load_checkpoint(saved[2], "r1")
         broken.rng[rng_key] = torch.Generator().manual_seed(99).get_state()
-        other, _ = _train(tmp_path / f"broken-{rng_key}", 7, start=broken)
+        other, _ = _train(tmp_path / f"broken-{rng_key}", 7, start=broken, **options)
         assert not _same(load_checkpoint(tmp_path / f"broken-{rng_key}" / "epoch4" / "last.pt", "r1").model, last.model), rng_key
+    if options:  # and without the schedule's state the schedule starts over
+        assert state.scheduler is not None and state.scheduler["last_epoch"] == 2
+        state.scheduler = None
+        _, restarted = _train(tmp_path / "no-schedule", 7, start=state, **options)
+        assert restarted.history[3]["lr"] != full.history[3]["lr"]  # epoch 3 trains at the LR the optimizer saved
+        assert not _same(load_checkpoint(tmp_path / "no-schedule" / "epoch4" / "last.pt", "r1").model, last.model)
 
 
 def test_checkpoint_is_atomic_weights_only_and_checked(tmp_path):

@@ -162,7 +162,8 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     result = fitting.fit(samples.source, task.targets, split.train, split.val, cfg, device, generator, reporter, record_epoch,
                          start=resume.state if resume else None, on_checkpoint=save if cfg.train.checkpoint_dir is not None else None)
     fitting.record_fit(recorder)
-    recorder.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds})
+    recorder.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds,
+                          **({"stopped_epoch": result.stopped_epoch} if result.stopped_epoch is not None else {})})
 
     t0 = time.perf_counter()
     index = task.inference_index(prep.split)
