@@ -98,7 +98,7 @@ def test_split_options_are_typed_by_the_chosen_method(plugins):
     cfg = build_config(plugins, "hybridsn", sets=["split.method=blocks", "split.block_size=8"])
     # the resolved section holds the method's options, defaults filled in, nothing of the other methods
     assert cfg.split.model_dump() == {"method": "blocks", "train_fraction": 0.1, "val_fraction": 0.1, "block_size": 8,
-                                      "margin": None}
+                                      "margin": None, "drop_unsplittable": False}
     # a key of another method is known (a dataset's defaults may carry it) and dropped
     assert "block_size" not in build_config(plugins, "hybridsn", sets=["split.block_size=8"]).split.model_dump()
     with pytest.raises(HsframeError, match="unknown split method 'blokcs'.*Did you mean 'blocks'"):
