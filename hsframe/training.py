@@ -9,11 +9,12 @@ epoch, so that a run killed after epoch k continues at epoch k + 1 as if it had 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from hsframe.checkpoint import TrainState, capture_rng, restore_rng
 from hsframe.config import TrainConfig
 from hsframe.data.patches import SampleSource
 from hsframe.device import autocast
+from hsframe.distributed import World
 from hsframe.errors import HsframeError
 from hsframe.inference import infer_samples
 from hsframe.losses import make_loss
@@ -67,6 +69,7 @@ def train(
     eval_batch_size: int = 256,
     start: TrainState | None = None,
     on_checkpoint: Callable[[TrainState], None] | None = None,
+    world: World | None = None,
 ) -> TrainResult:
     """Train in place; on return ``model`` holds the weights of the best validation epoch.
 
@@ -79,8 +82,15 @@ def train(
     (the result is the same, bit for bit on the CPU, as never having stopped). After each epoch,
     ``on_checkpoint(state)`` gets the state to save (live tensors: save or copy it there), then
     ``on_epoch(epoch, {"train_loss", "val_oa", "lr"})`` is called (``lr``: the LR the epoch trained at).
+
+    ``world``: a data-parallel group (:mod:`hsframe.distributed`). Every rank draws the same epoch order
+    and trains on its share of each global batch of ``cfg.batch_size``, its loss weighted by that share
+    times the world size, so the gradient DDP averages is the single process's gradient on the global
+    batch; validation is sharded and its correct counts summed. ``model`` stays the plain module.
     """
+    world = world or World()
     model.to(device)
+    net = world.wrap(model, device)  # what the training forward goes through (DDP syncs gradients in backward)
     optimizer = make_optimizer(model, cfg)
     schedule = make_schedule(optimizer, cfg)
     y_train = targets[train_index]
@@ -110,26 +120,35 @@ def train(
             total, seen = 0.0, 0
             lr = optimizer.param_groups[0]["lr"]
             order = sampler.epoch_order(y_train, generator)
-            batches = source.batches(train_index[order], y_train[order], cfg.batch_size)
             micro = cfg.micro_batch_size or cfg.batch_size
-            for b, (x, y) in enumerate(batches, 1):
+            for b, (x, y, whole, scale) in enumerate(_batches(source, train_index[order], y_train[order], cfg.batch_size, world), 1):
                 optimizer.zero_grad(set_to_none=True)
                 batch_loss = 0.0
-                for xs, ys in zip(x.split(micro), y.split(micro)):
-                    with autocast(device, cfg.amp):
-                        loss = loss_fn(model(xs).float(), ys) * loss_fn.share(ys, y)
-                    loss.backward()
+                chunks = list(zip(x.split(micro), y.split(micro)))
+                for c, (xs, ys) in enumerate(chunks, 1):
+                    # DDP averages gradients once per step, in the last chunk's backward
+                    sync = contextlib.nullcontext() if c == len(chunks) or not world.parallel else net.no_sync()
+                    with sync:
+                        with autocast(device, cfg.amp):
+                            loss = loss_fn(net(xs).float(), ys) * (loss_fn.share(ys, whole) * scale)
+                        loss.backward()
                     batch_loss += loss.item()
                 if not math.isfinite(batch_loss):  # before the step: the weights stay those of the last good batch
                     raise DivergedError(
                         f"the training loss is {batch_loss} at epoch {epoch}, batch {b}: the run stops FAILED. Lower "
                         f"train.lr (now {cfg.lr:g}), look for NaN or Inf in the input (data.nan_fill), or set train.amp=false")
                 optimizer.step()
-                total += batch_loss * len(y)
-                seen += len(y)
+                total += batch_loss * len(whole) / world.size  # the ranks' batch losses average to the global batch's
+                seen += len(whole)
                 progress.batch(epoch, b, batch_loss)
+            if world.parallel:
+                mine = val_index[world.rank::world.size]
+                right = float((infer_samples(model, source, mine, eval_batch_size, device, cfg.amp) == targets[mine]).sum())
+                total, right = world.sum([total, right], device)
+                val_oa = right / max(len(val_index), 1)
+            else:
+                val_oa = float((infer_samples(model, source, val_index, eval_batch_size, device, cfg.amp) == y_val).mean())
             train_loss = total / max(seen, 1)
-            val_oa = float((infer_samples(model, source, val_index, eval_batch_size, device, cfg.amp) == y_val).mean())
             improved = val_oa > best_oa
             if improved:
                 best_oa, best_epoch = val_oa, epoch
@@ -152,6 +171,28 @@ def train(
     done = len(history)
     return TrainResult(best_oa, best_epoch, spent + time.perf_counter() - began, history,
                        done if done < cfg.epochs else None)
+
+
+def _batches(source: SampleSource, index: np.ndarray, targets: np.ndarray, batch_size: int,
+             world: World) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]:
+    """``(x, y, whole, scale)`` per global batch of ``batch_size``: this rank's samples and targets, the
+    global batch's targets, and the factor its loss share is multiplied by.
+
+    A single process trains on the whole batch (scale 1). Rank r of N takes ``batch[r::N]`` and scales
+    by N, as DDP divides the summed gradients by N; a rank left without a sample (a last batch smaller
+    than N) runs one of the batch's samples with scale 0, so that every rank takes part in the step.
+    """
+    if not world.parallel:
+        for x, y in source.batches(index, targets, batch_size):
+            yield x, y, y, 1.0
+        return
+    for start in range(0, len(index), batch_size):
+        idx, ys = index[start:start + batch_size], targets[start:start + batch_size]
+        mine, scale = slice(world.rank, None, world.size), float(world.size)
+        if len(idx[mine]) == 0:
+            mine, scale = slice(0, 1), 0.0
+        x, y = next(source.batches(idx[mine], ys[mine], batch_size))
+        yield x, y, torch.as_tensor(ys, dtype=torch.long, device=y.device), scale
 
 
 def _stale(epoch: int, best_epoch: int, patience: int | None) -> bool:

@@ -1,6 +1,7 @@
 """`hsframe run`: one model trained, evaluated and recorded (or one run per seed), through the Python API's engine."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -40,17 +41,24 @@ def _crashed(run_id: str | None) -> str:
               "(same as --set data.strict_labels=true).")
 @click.option("--tracking-uri", help="MLflow tracking store; default from mlflow.yml or MLFLOW_TRACKING_URI.")
 @click.option("--summary-json", type=click.Path(), metavar="FILE", help="Write run id, config and final metrics here as JSON.")
+@click.option("--nproc-per-node", type=click.IntRange(min=1), help="Train data-parallel on N processes (torchrun): one per GPU "
+              "(NCCL), or N gloo processes on the CPU. Rank 0 records the one MLflow run.")
+@click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Nodes of a multi-node run; run the same command on each, with the same --rdzv-endpoint.")
+@click.option("--rdzv-endpoint", metavar="HOST:PORT", help="Rendezvous of a multi-node run (torchrun's c10d), reachable from every node.")
 @click.option("--resume", metavar="RUN_ID", help="Continue a run that did not finish (killed, crashed) after its last saved "
               "epoch, in the same MLflow run, with its logged config. See `hsframe runs`.")
 def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, strict_labels, tracking_uri, summary_json,
-        resume) -> None:
+        nproc_per_node, nnodes, rdzv_endpoint, resume) -> None:
     """Train a model, evaluate it on held-out samples (pixels, voxels, windows, volumes) and record the run in MLflow.
 
     Each epoch saves a checkpoint to ./checkpoints/RUN_ID/last.pt (train.checkpoint_dir), deleted when
     the run finishes; `hsframe run --resume RUN_ID` continues from it.
     """
+    from hsframe.distributed import World, launch
     from hsframe.engine import api
 
+    parallel = (nproc_per_node or 1) * nnodes > 1 and not World.from_env().parallel
     sets = list(sets)
     for given, key in ((dataset, "data.dataset"), (labels, "data.labels"), (seed, "seed"), (device, "train.device")):
         if given is not None and given != "":
@@ -60,8 +68,13 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
     console = Console()
     check_output("--summary-json", summary_json)  # now, not after the training
     plugins = plugins_reporting_problems()
+    if parallel:  # checked here, then the ranks start and each runs this command again
+        _check_parallel(config_file, model, preset, sets, resume, plugins)
+        raise SystemExit(launch(nproc_per_node or 1, nnodes, rdzv_endpoint, sys.argv[1:], device))
     summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
                       tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
+    if not World.from_env().main:  # rank 0 reports the run
+        return
     headline = _headline(plugins)
     if seeds:
         _print_seeds(console, summary, headline)
@@ -69,6 +82,18 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
         _print_summary(console, summary, headline)
     if summary_json:
         Path(summary_json).write_text(summary.to_json())
+
+
+def _check_parallel(config_file, model, preset, sets, resume, plugins) -> None:
+    """What would fail on every rank fails once, before torchrun starts any: a resume, an estimator model, a bad config."""
+    from hsframe.engine import api
+
+    if resume:
+        raise HsframeError(f"--resume {resume} continues a run in one process; drop --nproc-per-node to resume it")
+    cfg = api.load_config(config_file, model=model, preset=preset, sets=sets, plugins=plugins)
+    spec = plugins.model(cfg.model)
+    if not spec.fitting().parallel:
+        raise HsframeError(f"model '{spec.name}' is fitted in one process ({spec.package}); run it without --nproc-per-node")
 
 
 def seed_list(text: str) -> list[int]:

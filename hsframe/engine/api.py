@@ -62,11 +62,29 @@ def run(
     last epoch its checkpoint saved, with its logged config (``sets`` may change only
     ``train.device`` and ``train.checkpoint_dir``).
     """
-    from hsframe.engine.run import run_one
-    from hsframe.engine.seeds import run_seeds
+    from hsframe.distributed import World, leave
 
     plugins = _plugins(plugins)
+    world = World.from_env()
+    if world.parallel and not world.main:  # only rank 0 records and reports; the others train beside it
+        from hsframe.recording import MemoryRecorder
+
+        recorder, quiet, console = MemoryRecorder(), True, Console(quiet=True)
+    try:
+        return _run(config, seeds, tracking_uri, recorder, plugins, quiet, console, resume, world, load_options)
+    finally:
+        leave()
+
+
+def _run(config: Any, seeds: Sequence[int] | None, tracking_uri: str | None, recorder: Any, plugins: Plugins, quiet: bool,
+         console: Console | None, resume: str | None, world: Any, load_options: dict[str, Any]) -> RunSummary | SeedsSummary:
+    from hsframe.engine.run import run_one
+    from hsframe.engine.seeds import run_seeds
+    from hsframe.errors import HsframeError
+
     if resume is not None:
+        if world.parallel:
+            raise HsframeError(f"--resume {resume} continues a run in one process; drop --nproc-per-node / torchrun to resume it")
         return _resume(resume, config, seeds, tracking_uri, recorder, plugins, Reporter(console, quiet=quiet), load_options)
     cfg = load_config(config, plugins=plugins, **load_options)
     if recorder is None:

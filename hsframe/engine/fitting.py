@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from hsframe.checkpoint import TrainState
     from hsframe.config import RunConfig
     from hsframe.data.patches import SampleSource
+    from hsframe.distributed import World
     from hsframe.engine.reporter import Reporter
     from hsframe.model_artifact import ModelCard, RunFiles
     from hsframe.recording import Recorder
@@ -50,6 +51,7 @@ class Fitting(ABC):
 
     artifact: ClassVar[str]
     per_layer: ClassVar[bool] = True
+    parallel: ClassVar[bool] = True  # can train data-parallel over ranks (hsframe run --nproc-per-node)
 
     def __init__(self, spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]) -> None:
         self.spec, self.input_spec, self.options = spec, input_spec, dict(options)
@@ -61,10 +63,12 @@ class Fitting(ABC):
     @abstractmethod
     def fit(self, source: "SampleSource", targets: np.ndarray, train_index: np.ndarray, val_index: np.ndarray, cfg: "RunConfig",
             device: "torch.device", generator: "torch.Generator", reporter: "Reporter", on_epoch: EpochHook,
-            start: "TrainState | None" = None, on_checkpoint: Callable[["TrainState"], None] | None = None) -> "TrainResult":
+            start: "TrainState | None" = None, on_checkpoint: Callable[["TrainState"], None] | None = None,
+            world: "World | None" = None) -> "TrainResult":
         """Fit on ``train_index`` and choose on ``val_index`` (``targets``: 0-based class of every sample).
 
-        ``on_epoch(epoch, metrics)`` records each step the fitting has (an epoch; an estimator's one fit).
+        ``on_epoch(epoch, metrics)`` records each step the fitting has (an epoch; an estimator's one fit);
+        ``world``: the data-parallel group this rank trains in (:mod:`hsframe.distributed`).
         """
 
     @property
@@ -99,12 +103,13 @@ class TorchFitting(Fitting):
     def params(self) -> dict[str, Any]:
         return {"model_parameters": sum(p.numel() for p in self.model.parameters())}
 
-    def fit(self, source, targets, train_index, val_index, cfg, device, generator, reporter, on_epoch, start=None, on_checkpoint=None):
+    def fit(self, source, targets, train_index, val_index, cfg, device, generator, reporter, on_epoch, start=None, on_checkpoint=None,
+            world=None):
         from hsframe.training import train
 
         progress = reporter.progress(cfg.train.epochs, -(-len(train_index) // cfg.train.batch_size))
         return train(self.model, source, targets, train_index, val_index, cfg.train, device, generator, progress, on_epoch,
-                     eval_batch_size=cfg.eval.batch_size, start=start, on_checkpoint=on_checkpoint)
+                     eval_batch_size=cfg.eval.batch_size, start=start, on_checkpoint=on_checkpoint, world=world)
 
     @property
     def predictor(self) -> "torch.nn.Module":
@@ -129,6 +134,7 @@ class EstimatorFitting(Fitting):
 
     artifact = "model/estimator.skops"
     per_layer = False
+    parallel = False
     spec: EstimatorSpec
 
     def __init__(self, spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]) -> None:
@@ -146,7 +152,8 @@ class EstimatorFitting(Fitting):
         return {"estimator": _estimator_name(example),
                 "estimator_search": "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in self.searched.items()) or "none"}
 
-    def fit(self, source, targets, train_index, val_index, cfg, device, generator, reporter, on_epoch, start=None, on_checkpoint=None):
+    def fit(self, source, targets, train_index, val_index, cfg, device, generator, reporter, on_epoch, start=None, on_checkpoint=None,
+            world=None):
         from hsframe.training import TrainResult
 
         began = time.perf_counter()

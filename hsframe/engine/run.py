@@ -20,6 +20,7 @@ from hsframe.engine.prepare import Prepared, load_task, prepare
 from hsframe.engine.reporter import Reporter
 from hsframe.engine.resume import Resume
 from hsframe.engine.summary import RunSummary
+from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
 from hsframe.recording import FAILED, FINGERPRINT_TAG, FINISHED, HEARTBEAT_TAG, KILLED, Recorder, RunStopped
 from hsframe.registry import ModelSpec
@@ -55,9 +56,14 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
 
     # Heavy imports only now: `hsframe --help` and `hsframe plugins` never pay for torch.
     from hsframe.device import seed_everything, select_device
+    from hsframe.distributed import World
 
-    device = select_device(cfg.train.device)
-    generator = seed_everything(cfg.seed)
+    world = World.from_env()
+    if world.parallel and not spec.fitting().parallel:
+        raise HsframeError(f"model '{spec.name}' is fitted in one process ({spec.package}); run it without --nproc-per-node / torchrun")
+    device = world.device(select_device(cfg.train.device))
+    world.join(device)
+    generator = seed_everything(cfg.seed)  # the same seed on every rank: the same split, weights and epoch orders
     fitting = spec.fitting()(spec, task.input_spec, cfg.model_options)  # built and checked before the run opens
 
     tags = {"hsframe_version": __version__, "device": str(device), "model": spec.name, "dataset": task.name,
@@ -65,6 +71,8 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
+    if world.parallel:
+        tags["world_size"] = str(world.size)
     if prep.leakage["features_saw_test"]:
         tags["leakage"] = "features (PCA, scaling) fitted on the whole image, test pixels included"
     split = prep.split.samples
@@ -82,12 +90,17 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
                 _record_inputs(recorder, cfg, spec, task, prep)
             plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
             outcome = _train_and_evaluate(cfg, spec, task, prep, fitting, device, generator, plugins, recorder, reporter,
-                                          on_epoch, run_id, resume)
+                                          on_epoch, run_id, resume, world)
             status, metrics = FINISHED, outcome["metrics"]
-        except (KeyboardInterrupt, RunStopped) as exc:
+        except KeyboardInterrupt as exc:
+            if world.parallel:  # torchrun stopped this rank: another failed (or the launcher was stopped); no resume
+                raise HsframeError(f"rank {world.rank} of {world.size} was stopped by torchrun ({exc or 'signal'}): another rank "
+                                   "failed or the launcher was stopped; a data-parallel run cannot be resumed, so it is FAILED") from None
             status = KILLED
-            if isinstance(exc, RunStopped):  # stopped on purpose (a pruned trial): nothing to resume
-                _drop_checkpoint(cfg, run_id)
+            raise
+        except RunStopped:  # stopped on purpose (a pruned trial): nothing to resume
+            status = KILLED
+            _drop_checkpoint(cfg, run_id)
             raise
         finally:
             plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
@@ -133,7 +146,7 @@ def heartbeat() -> dict[str, str]:
 
 def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepared, fitting: Fitting, device: Any, generator: Any,
                         plugins: Plugins, recorder: Recorder, reporter: Reporter, on_epoch: EpochHook | None,
-                        run_id: str, resume: Resume | None) -> dict[str, Any]:
+                        run_id: str, resume: Resume | None, world: Any) -> dict[str, Any]:
     from hsframe.checkpoint import checkpoint_path, save_checkpoint
     from hsframe.model_artifact import ModelCard
 
@@ -149,6 +162,7 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
         for epoch, record in enumerate(resume.state.history, 1):
             if epoch > logged:
                 recorder.log_metrics(record, step=epoch)
+
     def record_epoch(epoch: int, record: dict[str, float]) -> None:
         recorder.log_metrics(record, step=epoch)
         recorder.set_tags(heartbeat())
@@ -159,8 +173,11 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     def save(state: Any) -> None:
         save_checkpoint(checkpoint_path(cfg.train.checkpoint_dir, run_id), state, run_id)
 
+    checkpointing = cfg.train.checkpoint_dir is not None and world.main  # one writer: rank 0
     result = fitting.fit(samples.source, task.targets, split.train, split.val, cfg, device, generator, reporter, record_epoch,
-                         start=resume.state if resume else None, on_checkpoint=save if cfg.train.checkpoint_dir is not None else None)
+                         start=resume.state if resume else None, on_checkpoint=save if checkpointing else None, world=world)
+    if not world.main:  # test metrics, map and model: once, on rank 0
+        return {"metrics": {}, "per_class": [], "best_epoch": result.best_epoch}
     fitting.record_fit(recorder)
     recorder.log_metrics({"best_val_oa": result.best_val_oa, "best_epoch": result.best_epoch, "train_seconds": result.seconds,
                           **({"stopped_epoch": result.stopped_epoch} if result.stopped_epoch is not None else {})})

@@ -1,0 +1,131 @@
+"""Data-parallel training (hsframe.distributed): 2 gloo processes on the CPU, started by torchrun as a user would.
+
+The step equality is checked on `train()` itself: a model without dropout or batch norm, the same global
+batch, one epoch on two ranks against one process, for plain and weighted losses, with micro-batches and a
+last batch that does not divide evenly. The CLI test checks that `hsframe run --nproc-per-node 2` ends with
+exactly one MLflow run, recorded by rank 0.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+
+from hsframe.distributed import World, strip_options
+from hsframe.errors import HsframeError
+
+REPO = Path(__file__).resolve().parents[1]
+
+# One epoch of train() on a fixed toy scene; run as a script (one process) or under torchrun (two ranks).
+TRAIN_SCRIPT = textwrap.dedent('''
+    import sys
+    import numpy as np
+    import torch
+    from rich.console import Console
+    from hsframe.config import TrainConfig
+    from hsframe.data.patches import PatchSource
+    from hsframe.distributed import World, leave
+    from hsframe.progress import TrainingProgress
+    from hsframe.training import train
+
+    out, loss, micro = sys.argv[1], sys.argv[2], None if sys.argv[3] == "none" else int(sys.argv[3])
+    world = World.from_env()
+    world.join(torch.device("cpu"))
+    torch.manual_seed(0)
+    features = torch.randn(5, 9, 8)
+    targets = np.arange(72) % 3
+    model = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 3, 3))
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.05, optimizer="sgd", loss=loss, micro_batch_size=micro, amp=False)
+    train_index = np.arange(0, 61)  # 61 = 7 global batches of 8 and one of 5: unequal shares on the ranks
+    progress = TrainingProgress(Console(quiet=True), 1, 8)
+    train(model, PatchSource(features, 3), targets, train_index, np.arange(61, 72), cfg, torch.device("cpu"),
+          torch.Generator().manual_seed(1), progress, world=world)
+    if world.main:
+        torch.save(model.state_dict(), out)
+    leave()
+''')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    return {**clean, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.mark.parametrize("loss, micro", [("cross_entropy", "none"), ("weighted_cross_entropy", "3")])
+def test_two_ranks_take_the_single_process_step(tmp_path, loss, micro):
+    script = tmp_path / "one_epoch.py"
+    script.write_text(TRAIN_SCRIPT)
+    single, parallel = tmp_path / "single.pt", tmp_path / "parallel.pt"
+    r = subprocess.run([sys.executable, str(script), str(single), loss, micro], env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
+                        str(script), str(parallel), loss, micro], env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = torch.load(single), torch.load(parallel)
+    torch.manual_seed(0)  # the script's weights before training: same seed, same draws
+    torch.randn(5, 9, 8)
+    start = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    assert any((a[k] - v).abs().max() > 1e-3 for k, v in start.state_dict().items())  # the epoch moved the weights
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
+
+
+def test_hsframe_run_on_two_ranks_records_one_run(tmp_path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    r = subprocess.run([sys.executable, "-m", "hsframe", "run", "--model", "hybridsn", "--nproc-per-node", "2",
+                        "--set", "train.epochs=1", "--set", "data.patch_size=9", "--set", "data.pca_components=13",
+                        "--set", "eval.full_map=false", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--tracking-uri", store],
+                       env=_env(), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    client = mlflow.MlflowClient(store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert [(run.info.status, run.data.tags.get("world_size")) for run in runs] == [("FINISHED", "2")]
+    assert "test_oa" in runs[0].data.metrics and r.stdout.count("MLflow run id") == 1  # rank 0 alone reports
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--nnodes", "2"], "--nnodes 2 needs --rdzv-endpoint HOST:PORT"),
+    (["--resume", "abc"], "continues a run in one process"),
+    (["--model", "svm_rbf"], "is fitted in one process"),
+])
+def test_what_cannot_run_data_parallel_is_refused_before_any_rank_starts(tmp_path, args, says):
+    if "svm_rbf" in args:
+        pytest.importorskip("hsframe_zoo", reason="the zoo plugin ships the svm_rbf estimator")
+    r = subprocess.run([sys.executable, "-m", "hsframe", "run", "--nproc-per-node", "2", *args,
+                        "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"], env=_env(), capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and says in lines[0], r.stderr[-2000:]
+    assert "torch.distributed" not in r.stderr and not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_rank_that_cannot_reach_the_group_says_where_and_how_long(monkeypatch):
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))  # nobody listens there
+    monkeypatch.setattr("hsframe.distributed.TIMEOUT_S", 2)
+    with pytest.raises(HsframeError, match=r"rank 1 of 2 could not join the gloo process group at 127.0.0.1:\d+ within 2 s"):
+        World(rank=1, size=2).join(torch.device("cpu"))
+
+
+def test_launch_options_are_not_passed_to_the_ranks():
+    argv = ["run", "--nproc-per-node", "2", "--model", "hybridsn", "--nnodes=1", "--rdzv-endpoint", "h:1", "--set", "a=1"]
+    assert strip_options(argv, ("--nproc-per-node", "--nnodes", "--rdzv-endpoint")) == ["run", "--model", "hybridsn", "--set", "a=1"]
+
+
+def test_a_single_process_is_no_world(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert not World.from_env().parallel and World.from_env().main
+    monkeypatch.setenv("WORLD_SIZE", "x")
+    with pytest.raises(HsframeError, match="WORLD_SIZE, RANK and LOCAL_RANK must be integers"):
+        World.from_env()
