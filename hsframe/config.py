@@ -89,6 +89,8 @@ class TrainConfig(_Section):
     weight_decay: float = Field(0.0, ge=0)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     amp: bool = Field(True, description="bf16 autocast on CUDA")
+    compile: bool = Field(False, description="torch.compile the model for training (inductor: a C++ compiler on the CPU, "
+                          "triton on CUDA); the first batches pay the compilation")
     # Imbalance and schedule (hsframe/losses.py, sampling.py, schedules.py say exactly what each does).
     loss: Literal["cross_entropy", "weighted_cross_entropy", "focal"] = Field(
         "cross_entropy", description="weighted_cross_entropy and focal weight class c by 1/n_c (training counts), "

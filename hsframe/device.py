@@ -36,6 +36,30 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+# What torch.compile builds with; a test sets "eager" to check the wiring without minutes of compilation.
+COMPILE_BACKEND = "inductor"
+
+
+def check_compiler(device: torch.device) -> None:
+    """Refuse ``train.compile`` where inductor cannot build code: no C++ compiler (CPU), no triton (CUDA), or MPS."""
+    import importlib.util
+    import shutil
+
+    if device.type == "cuda":
+        missing = None if importlib.util.find_spec("triton") else "triton (pip install triton, shipped with CUDA builds of torch)"
+    elif device.type == "cpu":
+        missing = None if any(shutil.which(c) for c in ("g++", "c++", "clang++")) else "a C++ compiler (g++ or clang++ on PATH)"
+    else:
+        missing = f"inductor support for {device.type}"
+    if missing:
+        raise HsframeError(f"train.compile needs {missing}, which this machine lacks; install it or set train.compile=false")
+
+
+def compiled(model: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """``model`` through torch.compile when ``enabled`` (it shares the module's parameters), else itself."""
+    return torch.compile(model, backend=COMPILE_BACKEND) if enabled else model
+
+
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA (no loss scaling needed, unlike fp16); a no-op elsewhere."""
     if enabled and device.type == "cuda":

@@ -23,7 +23,7 @@ import torch.nn as nn
 from hsframe.checkpoint import TrainState, capture_rng, restore_rng
 from hsframe.config import TrainConfig
 from hsframe.data.patches import SampleSource
-from hsframe.device import autocast
+from hsframe.device import autocast, compiled
 from hsframe.distributed import World
 from hsframe.errors import HsframeError
 from hsframe.inference import infer_samples
@@ -90,7 +90,10 @@ def train(
     """
     world = world or World()
     model.to(device)
-    net = world.wrap(model, device)  # what the training forward goes through (DDP syncs gradients in backward)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch shapes: let cuDNN pick the fastest kernels once
+    ddp = world.wrap(model, device)  # DDP syncs gradients in backward
+    net = compiled(ddp, cfg.compile)  # what the training forward goes through
     optimizer = make_optimizer(model, cfg)
     schedule = make_schedule(optimizer, cfg)
     y_train = targets[train_index]
@@ -123,24 +126,26 @@ def train(
             micro = cfg.micro_batch_size or cfg.batch_size
             for b, (x, y, whole, scale) in enumerate(_batches(source, train_index[order], y_train[order], cfg.batch_size, world), 1):
                 optimizer.zero_grad(set_to_none=True)
-                batch_loss = 0.0
+                batch_loss = torch.zeros((), device=device)  # summed on the device: no host sync per chunk
                 chunks = list(zip(x.split(micro), y.split(micro)))
                 for c, (xs, ys) in enumerate(chunks, 1):
                     # DDP averages gradients once per step, in the last chunk's backward
-                    sync = contextlib.nullcontext() if c == len(chunks) or not world.parallel else net.no_sync()
+                    sync = contextlib.nullcontext() if c == len(chunks) or not world.parallel else ddp.no_sync()
                     with sync:
                         with autocast(device, cfg.amp):
                             loss = loss_fn(net(xs).float(), ys) * (loss_fn.share(ys, whole) * scale)
                         loss.backward()
-                    batch_loss += loss.item()
-                if not math.isfinite(batch_loss):  # before the step: the weights stay those of the last good batch
+                    batch_loss += loss.detach()
+                # The one host sync per batch: the divergence guard must know before the optimizer steps.
+                value = float(batch_loss)
+                if not math.isfinite(value):  # before the step: the weights stay those of the last good batch
                     raise DivergedError(
-                        f"the training loss is {batch_loss} at epoch {epoch}, batch {b}: the run stops FAILED. Lower "
+                        f"the training loss is {value} at epoch {epoch}, batch {b}: the run stops FAILED. Lower "
                         f"train.lr (now {cfg.lr:g}), look for NaN or Inf in the input (data.nan_fill), or set train.amp=false")
                 optimizer.step()
-                total += batch_loss * len(whole) / world.size  # the ranks' batch losses average to the global batch's
+                total += value * len(whole) / world.size  # the ranks' batch losses average to the global batch's
                 seen += len(whole)
-                progress.batch(epoch, b, batch_loss)
+                progress.batch(epoch, b, value)
             if world.parallel:
                 mine = val_index[world.rank::world.size]
                 right = float((infer_samples(model, source, mine, eval_batch_size, device, cfg.amp) == targets[mine]).sum())

@@ -71,3 +71,37 @@ def test_a_non_finite_loss_stops_training_at_once_naming_epoch_and_batch():
     assert "the training loss is nan at epoch 1, batch 1" in str(info.value) and "train.lr" in str(info.value)
     assert isinstance(info.value, HsframeError)  # one line and exit 2 from the CLI; the run ends FAILED
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no step was taken on it
+
+
+def test_train_compile_trains_through_torch_compile(monkeypatch):
+    """The wiring of train.compile, with torch.compile's eager backend (inductor takes minutes on a small CPU)."""
+    import hsframe.device
+
+    monkeypatch.setattr(hsframe.device, "COMPILE_BACKEND", "eager")
+    seen = []
+    real = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: seen.append(kw) or real(m, **kw))
+    torch.manual_seed(0)
+    source, targets = PatchSource(torch.randn(4, 8, 8), 3), (np.arange(64) % 2).astype(np.int64)
+    results = []
+    for flag in (False, True):
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 2))
+        cfg = TrainConfig(epochs=2, batch_size=16, lr=0.1, amp=False, compile=flag)
+        train(model, source, targets, np.arange(48), np.arange(48, 64), cfg, torch.device("cpu"), torch.Generator().manual_seed(0),
+              TrainingProgress(Console(quiet=True), 2, 3))
+        results.append([p.detach().clone() for p in model.parameters()])
+    assert seen == [{"backend": "eager"}]  # only the compiled run went through torch.compile
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*results))  # and trained the same module's weights
+
+
+def test_train_compile_is_refused_where_nothing_can_compile(monkeypatch):
+    import shutil
+
+    from hsframe.device import check_compiler
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(HsframeError, match=r"train.compile needs a C\+\+ compiler .* set train.compile=false"):
+        check_compiler(torch.device("cpu"))
+    with pytest.raises(HsframeError, match="inductor support for mps"):
+        check_compiler(torch.device("mps"))

@@ -55,13 +55,15 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
     recorder.check()
 
     # Heavy imports only now: `hsframe --help` and `hsframe plugins` never pay for torch.
-    from hsframe.device import seed_everything, select_device
+    from hsframe.device import check_compiler, seed_everything, select_device
     from hsframe.distributed import World
 
     world = World.from_env()
     if world.parallel and not spec.fitting().parallel:
         raise HsframeError(f"model '{spec.name}' is fitted in one process ({spec.package}); run it without --nproc-per-node / torchrun")
     device = world.device(select_device(cfg.train.device))
+    if cfg.train.compile:
+        check_compiler(device)  # now: a platform that cannot compile must not fail after the run opened
     world.join(device)
     generator = seed_everything(cfg.seed)  # the same seed on every rank: the same split, weights and epoch orders
     fitting = spec.fitting()(spec, task.input_spec, cfg.model_options)  # built and checked before the run opens
