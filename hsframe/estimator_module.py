@@ -16,6 +16,8 @@ class EstimatorModule(nn.Module):
     It has no parameters and nothing to train: the estimator runs on the CPU whatever the device.
     """
 
+    outputs_logits = False  # one-hot votes: their softmax is no probability (hsframe predict --probabilities refuses)
+
     def __init__(self, estimator: Any, num_classes: int) -> None:
         super().__init__()
         self.estimator, self.num_classes = estimator, num_classes

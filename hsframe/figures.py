@@ -29,6 +29,8 @@ MAX_LEGEND_ENTRIES = 40
 TICK_FONT = 7
 MIN_COUNT_FONT = 6.0
 MAX_COUNT_FONT = 10.0
+# Width of one panel of a map figure, in inches.
+PANEL_INCHES = 3.8
 
 
 def _capped(width: float, height: float) -> tuple[float, float]:
@@ -80,39 +82,68 @@ def label_panels_figure(
     palette: list[tuple[int, int, int]],
     title: str = "",
 ) -> Figure:
-    """A grid of 2-D label images (class ids, 0 = unlabeled / not predicted in black), one legend.
+    """A grid of 2-D label images (class ids, 0 = unlabeled / not predicted in black), one legend beside them.
 
-    ``rows[i][j]`` is the ``(panel title, image)`` drawn at row i, column j.
+    ``rows[i][j]`` is the ``(panel title, image)`` drawn at row i, column j; an ``(H, W, 3)`` image is
+    drawn as the RGB picture it is (a false-colour view of the scene).
     """
     colours = np.array([(0, 0, 0)] + list(palette), dtype=float) / 255
     cmap = ListedColormap(colours)
     k = len(class_names)
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=_capped(11, 5.2 if n_rows == 1 else 3.5 * n_rows), squeeze=False)
+    legend_in = 2.2  # room for the legend to the right of the panels
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=_capped(PANEL_INCHES * n_cols + legend_in, 4.6 if n_rows == 1 else 3.5 * n_rows),
+                             squeeze=False)
     for i, row in enumerate(rows):
         for j, (name, img) in enumerate(row):
-            axes[i, j].imshow(img, cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
+            if img.ndim == 3:
+                axes[i, j].imshow(img, interpolation="nearest")
+            else:
+                axes[i, j].imshow(img, cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
             axes[i, j].set_title(name, fontsize=9 if n_rows > 1 else None)
-            axes[i, j].axis("off")
+        for j in range(n_cols):
+            axes[i, j].axis("off")  # also the unused cells of a short row
     handles = [Patch(color=colours[i + 1], label=f"{i + 1} {n}") for i, n in enumerate(class_names[:MAX_LEGEND_ENTRIES])]
     if k > MAX_LEGEND_ENTRIES:
         handles.append(Patch(color="none", label=f"... {k - MAX_LEGEND_ENTRIES} more classes"))
-    fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 0.8, 1))
+    width = fig.get_size_inches()[0]
+    fig.tight_layout(rect=(0, 0, 1 - legend_in / width * min(1.0, MAX_FIGURE_INCHES / width), 1))
+    # The legend just right of the drawn panels (square images leave their cells' sides empty).
+    for ax in axes.flat:
+        ax.apply_aspect()
+    right = max(ax.get_position().x1 for ax in axes.flat if ax.images)
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(right + 0.01, 0.5), fontsize=7, frameon=False)
     return fig
 
 
+def false_colour(cube: np.ndarray, rgb_bands: tuple[int, int, int] | None = None) -> np.ndarray:
+    """An ``(H, W, 3)`` picture in [0, 1] of an ``(H, W, B)`` cube: ``rgb_bands`` (0-based; the card's or the
+    file's), else three bands spread over the spectrum (longest wavelengths red), each stretched between its
+    2nd and 98th percentile so that a few bright pixels do not leave the rest dark."""
+    b = cube.shape[2]
+    bands = list(rgb_bands) if rgb_bands is not None else [round((b - 1) * f) for f in (0.8, 0.5, 0.2)]
+    img = cube[:, :, bands].astype(np.float32)
+    lo, hi = np.percentile(img.reshape(-1, 3), [2, 98], axis=0)
+    return np.clip((img - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+
+
 def classification_map_figure(
-    ground_truth: np.ndarray,
+    ground_truth: np.ndarray | None,
     predicted: np.ndarray,
     class_names: list[str],
     palette: list[tuple[int, int, int]],
     title: str = "",
+    rgb: np.ndarray | None = None,
 ) -> Figure:
-    """Ground truth beside the prediction; both ``(H, W)`` with 0 = unlabeled / not predicted (black)."""
-    return label_panels_figure([[("ground truth", ground_truth), ("prediction", predicted)]], class_names, palette, title)
+    """The scene in false colour (``rgb``, ``(H, W, 3)`` in [0, 1]), the ground truth and the prediction; the
+    last two ``(H, W)`` with 0 = unlabeled / not predicted (black). No ground-truth panel without labels
+    (None, or all 0), no picture without ``rgb``."""
+    panels = [] if rgb is None else [("false colour", rgb)]
+    if ground_truth is not None and ground_truth.any():
+        panels.append(("ground truth", ground_truth))
+    return label_panels_figure([panels + [("prediction", predicted)]], class_names, palette, title)
 
 
 def volume_slices_figure(
@@ -146,19 +177,21 @@ def _save(fig: Figure, array: np.ndarray, directory: str | Path, stem: str, arra
 
 def write_classification_map(
     directory: str | Path,
-    ground_truth: np.ndarray,
+    ground_truth: np.ndarray | None,
     predicted: np.ndarray,
     class_names: list[str],
     palette: list[tuple[int, int, int]],
     title: str = "",
     label_ids: list[int] | None = None,
+    rgb: np.ndarray | None = None,
 ) -> list[Path]:
-    """Save the map as a PNG (palette, legend, beside the ground truth) and as a ``.npy`` array.
+    """Save the map as a PNG (palette, legend, beside the scene's false-colour picture ``rgb`` and the
+    ground truth, when given) and as a ``.npy`` array.
 
     ``predicted`` is ``(H, W)`` with class ids 1..K (0 = not predicted). The array holds the data's
     own label values: ``label_ids[k - 1]`` for class k when the labels were renumbered. Returns both paths.
     """
-    fig = classification_map_figure(ground_truth, predicted, class_names, palette, title)
+    fig = classification_map_figure(ground_truth, predicted, class_names, palette, title, rgb)
     return _save(fig, label_values(predicted, label_ids), directory, "classification_map", "classification_map")
 
 

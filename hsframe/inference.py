@@ -34,6 +34,12 @@ Padding = Literal["zero", "reflect"]
 Log = Callable[[str], object]
 
 
+def gives_probabilities(model: nn.Module) -> bool:
+    """Whether the softmax of ``model``'s outputs are class probabilities: a network's logits are; a module
+    that sets ``outputs_logits = False`` (an estimator's one-hot votes) gives none."""
+    return bool(getattr(model, "outputs_logits", True))
+
+
 def has_scene_forward(model: nn.Module) -> bool:
     """Whether ``model`` implements the ``scene_forward`` contract (a callable attribute)."""
     return callable(getattr(model, "scene_forward", None))

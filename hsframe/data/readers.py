@@ -51,7 +51,8 @@ class ArrayFile:
             ``source_shape``/``source_dtype``, ``axis_order`` and ``axis_order_source`` (cube),
             ``wavelengths`` (``(B,)`` float64 nm or None), ``band_names``, ``rgb_bands``
             (0-based), ``ignore_value`` (ENVI "data ignore value" / GeoTIFF nodata),
-            ``scale_factor``, ``nonfinite_replaced`` and more, per format.
+            ``scale_factor``, ``nonfinite_replaced``, ``georef`` (:class:`~hsframe.data.georef.GeoReference`
+            or None) and more, per format.
     """
 
     data: np.ndarray
@@ -109,6 +110,7 @@ def read_array(
                 "band_names": None,
                 "rgb_bands": None,
                 "ignore_value": None,
+                "georef": None,
                 **src.metadata,
             }
             if key is not None and not src.named:
@@ -184,6 +186,7 @@ def open_scene(
         wavelengths=cube_file.metadata.get("wavelengths"),
         rgb_bands=tuple(rgb) if rgb is not None else None,  # type: ignore[arg-type]
         nonfinite_replaced=int(cube_file.metadata.get("nonfinite_replaced", 0)),
+        georef=cube_file.metadata.get("georef"),
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hsframe.data.base import LabeledData, default_palette
+from hsframe.data.georef import GeoReference
 
 __all__ = ["Scene", "default_palette"]  # default_palette lives in base; importable from here as before
 
@@ -24,6 +25,7 @@ class Scene(LabeledData):
         rgb_bands: optional band indices for a false-colour preview.
         label_ids: the data's own id of each class when its labels were renumbered 1..K (see ``LabeledData``).
         nonfinite_replaced: how many NaN/Inf cube values ``data.nan_fill`` replaced when it was read.
+        georef: where the pixels lie on the ground (transform and CRS), when the file says; else None.
     """
 
     name: str
@@ -35,6 +37,7 @@ class Scene(LabeledData):
     rgb_bands: tuple[int, int, int] | None = None
     label_ids: list[int] | None = None
     nonfinite_replaced: int = 0
+    georef: GeoReference | None = None
 
     def __post_init__(self) -> None:
         if self.cube.ndim != 3:

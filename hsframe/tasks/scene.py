@@ -99,6 +99,7 @@ class SceneTask(Task):
     def fit_samples(self, train: np.ndarray, device: "torch.device", recorder: "Recorder") -> Samples:
         from hsframe.data.patches import PatchSource
         from hsframe.data.preprocess import fit_preprocessor, parse_band_list
+        from hsframe.data.value_range import ValueRange
 
         d, scene = self.cfg.data, self.data
         b = scene.shape[2]
@@ -111,8 +112,12 @@ class SceneTask(Task):
         with tempfile.TemporaryDirectory() as tmp:  # what `hsframe predict` needs to redo these features
             pre.save(Path(tmp) / PREPROCESSOR_FILE)
             recorder.log_file(Path(tmp) / PREPROCESSOR_FILE, "preprocess")
-        recorder.log_dict({"dataset": scene.name, "bands": b, "class_names": scene.class_names,
-                           "palette": [list(c) for c in scene.palette], "label_ids": scene.original_ids}, "preprocess/scene.json")
+        # What `hsframe predict` checks a scene against (value range of the pixels the features were fitted on)
+        # and where the scene lies on the ground (None: its file does not say).
+        recorder.log_dict({"dataset": scene.name, "bands": b, "shape": list(scene.shape), "class_names": scene.class_names,
+                           "palette": [list(c) for c in scene.palette], "label_ids": scene.original_ids,
+                           "value_range": ValueRange.of(fit_pixels).to_json(),
+                           "georef": None if scene.georef is None else scene.georef.to_json()}, "preprocess/scene.json")
         metrics = {}
         if pre.explained_variance_ratio is not None:
             metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
@@ -124,7 +129,7 @@ class SceneTask(Task):
 
     def record_outputs(self, recorder: "Recorder", split: TaskSplit, index: np.ndarray, pred: np.ndarray,
                        caption: str, metrics: dict[str, float]) -> dict[str, float]:
-        from hsframe.figures import write_classification_map
+        from hsframe.figures import false_colour, write_classification_map
 
         scene = self.data
         shown = to_label_value(self.by_sample(index, pred))
@@ -132,7 +137,7 @@ class SceneTask(Task):
             shown = np.where(self.labels > 0, shown, 0)
         self.record_map(recorder, lambda folder: write_classification_map(
             folder, scene.labels, shown.reshape(scene.labels.shape), scene.class_names, scene.palette,
-            f"{caption}: OA {metrics['test_oa']:.4f}", label_ids=self.label_ids))
+            f"{caption}: OA {metrics['test_oa']:.4f}", label_ids=self.label_ids, rgb=false_colour(scene.cube, scene.rgb_bands)))
         return {}
 
 
@@ -165,3 +170,16 @@ def infer_scene_pixels(model: Any, features: Any, cfg: RunConfig, device: Any, i
         how = "scene_forward (tiled)" if has_scene_forward(model) else "patch by patch"
         return (full if index is None else full[index]), how
     return infer_samples(model, PatchSource(features, p, pad), index, bs, device, amp), "patch by patch"
+
+
+def scene_probabilities(model: Any, features: Any, cfg: RunConfig, device: Any, note: Any = None) -> tuple[np.ndarray, str]:
+    """``(K_classes, H, W)`` float32 softmax of the model's logits at every pixel of a ``(K, H, W)`` feature cube,
+    computed as :func:`infer_scene_pixels` computes the classes (their argmax)."""
+    import torch
+
+    from hsframe.inference import has_scene_forward, scene_logits
+
+    p, pad, amp, bs = cfg.data.patch_size, cfg.data.padding, cfg.train.amp, cfg.eval.batch_size
+    logits = scene_logits(model, features, p, pad, device, amp, tile=cfg.eval.tile, batch_size=bs, log=note)
+    how = "scene_forward (tiled)" if has_scene_forward(model) else "patch by patch"
+    return torch.softmax(logits, 0).numpy(), how

@@ -1,17 +1,20 @@
 """ENVI images (a ``.hdr`` text header + raw image; BSQ/BIL/BIP, any data type and byte order) through spectral.
 
 The image is memory-mapped in its own interleave and viewed as ``(H, W, B)``; the header gives
-wavelengths, band names, default bands, the ignore value, the reflectance scale and class names.
+wavelengths, band names, default bands, the ignore value, the reflectance scale, class names and the
+georeferencing (``map info``, ``coordinate system string``: :mod:`hsframe.data.georef`).
 """
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
+from hsframe.data.georef import GeoReference
 from hsframe.data.io.base import FileFormat
 from hsframe.data.io.source import Array, Source, numeric
 from hsframe.data.io.wavelengths import to_nm
@@ -84,7 +87,8 @@ class EnviFormat(FileFormat):
             named=False,
             layout="HWB",
             layout_firm=True,
-            metadata={"interleave": interleave, "byte_order": int(img.byte_order), **_header_metadata(img.metadata)},
+            metadata={"interleave": interleave, "byte_order": int(img.byte_order), **_header_metadata(img.metadata),
+                      "georef": _georef(img.metadata, header)},
         )
 
 
@@ -119,6 +123,15 @@ def _whole(value: str) -> int:
         return int(value)
     except ValueError:
         return -1
+
+
+def _georef(h: dict[str, Any], header: Path) -> GeoReference | None:
+    """The header's map info; one that cannot be read is left out with a warning (the cube itself is fine)."""
+    try:
+        return GeoReference.from_envi_header(h)
+    except ValueError as exc:
+        warnings.warn(f"{header}: {exc}; maps predicted from it carry no georeferencing", stacklevel=2)
+        return None
 
 
 def _header_metadata(h: dict[str, Any]) -> dict[str, Any]:

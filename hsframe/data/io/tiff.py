@@ -1,6 +1,7 @@
 """(Geo)TIFF through tifffile: the first image series, loaded whole (tifffile has no partial reads of it).
 
-GDAL's tags give the nodata value and per-band wavelengths, descriptions and scale.
+GDAL's tags give the nodata value and per-band wavelengths, descriptions and scale; the GeoTIFF tags the
+georeferencing (:mod:`hsframe.data.georef`).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from hsframe.data.georef import GeoReference
 from hsframe.data.io.base import FileFormat
 from hsframe.data.io.source import Array, Source, check_size
 from hsframe.data.io.wavelengths import to_nm
@@ -42,11 +44,12 @@ class TiffFormat(FileFormat):
             gdal = page.tags.get("GDAL_METADATA")
             if gdal is not None:
                 meta.update(_gdal_band_metadata(str(gdal.value)))
+            meta["georef"] = GeoReference.from_geotiff_tags({t.code: t.value for t in page.tags.values()})
         if data.ndim == 3:
             layout = "HWB" if axes[-1] in "SC" else "BHW"
         else:
             layout = None
-        meta["geotiff"] = "ModelTiepointTag" in {t.name for t in page.tags.values()}
+        meta["geotiff"] = meta["georef"] is not None
         yield Source(self.name, {"": Array(data, tuple(range(data.ndim)))}, named=False, layout=layout, metadata=meta)
 
 
