@@ -657,38 +657,11 @@ def load_scene(
     return scene
 
 
-def pixels_to_cube(y: "np.ndarray", height: int, width: int, order: Literal["F", "C"] = "F") -> "np.ndarray":
-    """``(B, H*W)`` band-by-pixel matrix -> ``(H, W, B)`` float32 cube.
-
-    ``order="F"``: pixel ``p = row + H * column`` (MATLAB's column-major order, as in the Samson
-    and Jasper Ridge releases); ``"C"``: ``p = row * W + column``.
-    """
-    import numpy as np
-
-    bands, n = y.shape
-    if n != height * width:
-        raise ValueError(f"{n} pixels cannot form a {height} x {width} image")
-    return np.ascontiguousarray(y.T.reshape((height, width, bands), order=order), dtype=np.float32)
-
-
-def abundance_labels(abundances: "np.ndarray", purity_threshold: float | None = None) -> "np.ndarray":
-    """``(H, W, K)`` abundances -> ``(H, W)`` int64 labels 1..K (argmax + 1).
-
-    With ``purity_threshold`` pixels whose largest abundance is below it get 0 (unlabeled), so
-    only nearly pure pixels are classified.
-    """
-    import numpy as np
-
-    labels = np.argmax(abundances, axis=-1).astype(np.int64) + 1
-    if purity_threshold is not None:
-        labels[np.max(abundances, axis=-1) < purity_threshold] = 0
-    return labels
-
-
 def _load_arrays(card: DatasetCard, cube_path: Path, labels_path: Path, purity_threshold: float | None) -> "Scene":
     """Cube and labels read as raw arrays and arranged here (pixel-matrix layouts, abundance labels)."""
     import numpy as np
 
+    from hsframe.data.pixels import abundance_labels, pixels_to_cube
     from hsframe.data.readers import read_array
     from hsframe.data.scene import Scene
 

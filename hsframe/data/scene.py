@@ -24,6 +24,7 @@ class Scene(LabeledData):
         rgb_bands: optional band indices for a false-colour preview.
         label_ids: the data's own id of each class when its labels were renumbered 1..K (see ``LabeledData``).
         nonfinite_replaced: how many NaN/Inf cube values ``data.nan_fill`` replaced when it was read.
+        notes: what reading it found that the person should know (one line each, e.g. abundances not summing to 1).
     """
 
     name: str
@@ -35,6 +36,7 @@ class Scene(LabeledData):
     rgb_bands: tuple[int, int, int] | None = None
     label_ids: list[int] | None = None
     nonfinite_replaced: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.cube.ndim != 3:
