@@ -306,14 +306,25 @@ def _refuse_few_band_cube(src: Source, path: Path, spatial: tuple[int, int] | No
         return
     best = max(matrices, key=lambda k: size[k])
     bands = min(src.arrays[best].shape)
-    fewer = [k for k in cubes if min(src.arrays[k].shape) < bands and size[k] < size[best]]
+    cube_bands = {k: _bands_of(src, k, path, spatial) for k in cubes}
+    fewer = [k for k in cubes if cube_bands[k] < bands and size[k] < size[best]]
     if cubes and len(fewer) < len(cubes):
         return  # a 3-D array with at least as many bands: today's rule (the only 3-D array) decides
-    why = (f"{', '.join(fewer)} would give only {min(src.arrays[fewer[0]].shape)} bands, while {best} "
+    why = (f"{', '.join(fewer)} would give only {cube_bands[fewer[0]]} bands, while {best} "
            f"{src.arrays[best].shape} looks like a bands x pixels matrix") if fewer else "it holds no 3-D array"
     also = f"; to read {fewer[0]} as the cube: --set data.cube_key={fewer[0]}" if fewer else ""
     raise HsframeError(f"cannot tell which array of {path} is the cube: {why}. Arrays: {describe(src.arrays)}. "
                        f"To read {best} as the cube: {_matrix_settings(src.arrays[best].shape, spatial, best)}{also}.")
+
+
+def _bands_of(src: Source, key: str, path: Path, spatial: tuple[int, int] | None) -> int:
+    """How many bands the 3-D array ``key`` has as a cube (its smallest axis when its order cannot be told)."""
+    shape = src.arrays[key].shape
+    try:
+        order, _ = _axis_order(shape, src, "", path, "auto", spatial)
+    except HsframeError:
+        return min(shape)
+    return shape[2] if order == "HWB" else shape[0]
 
 
 def _matrix_settings(shape: tuple[int, ...], spatial: tuple[int, int] | None, key: str | None = None) -> str:
@@ -392,8 +403,8 @@ def _read_cube(
         perm = (arr.perm[1], arr.perm[0]) if requested == "bands_pixels" else arr.perm
         meta["axis_order"], meta["axis_order_source"], meta["pixel_order"] = requested, "requested", pixel_order
     elif len(arr.shape) == 2:
-        raise HsframeError(f"the cube in {where} is 2-D, {arr.shape}; if it is a bands x pixels matrix, read it as one: "
-                           f"{_matrix_settings(arr.shape, spatial)}.")
+        raise HsframeError(f"the cube in {where} must be 3-D, (H, W, B) or (B, H, W); it is 2-D, {arr.shape}. If it is a "
+                           f"bands x pixels matrix, read it as one: {_matrix_settings(arr.shape, spatial)}.")
     elif len(arr.shape) != 3:
         raise HsframeError(
             f"the cube in {where} must be 3-D, (H, W, B) or (B, H, W); it is {arr.shape}. "
