@@ -155,6 +155,15 @@ def test_a_two_d_cube_key_says_how_to_read_a_matrix(tmp_path):
     assert "Name the cube's array" not in msg
 
 
+def test_abundances_given_as_a_label_map_say_how_to_read_them(tmp_path):
+    moffett_like(tmp_path / "m.mat")
+    with pytest.raises(HsframeError, match=r"S_GT \(24, 20, 3\) sums to 1 per pixel.*: --set data.labels_encoding=abundances "
+                                           r"--set data.labels_key=S_GT$"):
+        read_array(tmp_path / "m.mat", kind="labels")
+    with pytest.raises(HsframeError, match=r"must be a 2-D \(H, W\) map.*--set data.labels_encoding=abundances\.$"):
+        read_array(tmp_path / "m.mat", key="S_GT", kind="labels")
+
+
 def test_ambiguous_arrays_list_the_exact_setting(tmp_path):
     scipy.io.savemat(tmp_path / "two.mat", {"a": np.ones((4, 5, 6)), "b": np.ones((8, 9, 10))})
     with pytest.raises(HsframeError, match=r"Arrays: a \(4, 5, 6\) float64, b \(8, 9, 10\) float64\. .*--set data\.cube_key=b\."):

@@ -260,14 +260,30 @@ def _select_key(src: Source, key: str | None, kind: str, path: Path, axis_order:
             _refuse_few_band_cube(src, path, spatial)
         return select_array(src, key, path, option, lambda a: len(a.shape) == 3, "3-D array", "cube")
     if kind == "labels":
-        return select_array(src, key, path, option,
-                            lambda a: len(a.shape) >= 2 and squeezed_ndim(a.shape) == 2 and integer_valued(a),
-                            "2-D integer-valued array", "labels")
+        # Each array is checked once (integer_valued reads float arrays whole); only a choice among several needs it.
+        maps = [a for a in src.arrays.values() if _label_map(a)] if key is None and src.named else []
+        if key is None and src.named and not maps:
+            _suggest_abundances(src, path)
+        return select_array(src, key, path, option, lambda a: any(a is m for m in maps), "2-D integer-valued array", "labels")
     if kind == "abundances":
         return select_array(src, key, path, option,
                             lambda a: (len(a.shape) == 3 and 0 not in a.shape) or _pixel_matrix(a, pixels),
                             "3-D or (classes, pixels) array", "abundances", prefer=lambda a: _sums_about_one(a, pixels))
     return select_array(src, key, path, option, lambda a: True, "array")
+
+
+def _suggest_abundances(src: Source, path: Path) -> None:
+    """No class-id map in the file, but (H, W, K) abundances: say how to read them as labels."""
+    found = [k for k, a in src.arrays.items() if len(a.shape) == 3 and 0 not in a.shape and _sums_about_one(a, None)]
+    if found:
+        raise HsframeError(f"{path} holds no 2-D class-id map, but {found[0]} {src.arrays[found[0]].shape} sums to 1 per "
+                           f"pixel, like per-class abundances. Arrays: {describe(src.arrays)}. To take their argmax as the "
+                           f"labels: --set data.labels_encoding=abundances --set data.labels_key={found[0]}")
+
+
+def _label_map(arr: Array) -> bool:
+    """A 2-D (singleton axes aside) array of whole numbers."""
+    return len(arr.shape) >= 2 and squeezed_ndim(arr.shape) == 2 and integer_valued(arr)
 
 
 def _pixel_matrix(arr: Array, pixels: int | None) -> bool:
@@ -508,7 +524,7 @@ def _read_labels(arr: Array, path: Path, name: str) -> np.ndarray:
     where = f"{path}{_key_text(name)}"
     if raw.ndim < 2 or squeezed_ndim(raw.shape) != 2:
         raise HsframeError(f"the labels in {where} must be a 2-D (H, W) map; the array is {raw.shape}. "
-                           "Name the label array with data.labels_key.")
+                           f"Name the label array with data.labels_key{_ABUNDANCE_HINT if raw.ndim == 3 else ''}.")
     raw = raw.reshape([s for s in raw.shape if s != 1])
     if raw.dtype.kind == "f":
         bad = ~np.isfinite(raw) | (raw != np.round(raw))
@@ -517,7 +533,7 @@ def _read_labels(arr: Array, path: Path, name: str) -> np.ndarray:
             raise HsframeError(
                 f"the labels in {where} must be whole numbers (0 = unlabeled, 1..K = classes); "
                 f"{int(bad.sum())} values are not (e.g. {example}). Is this an abundance or cube array? "
-                "Name the label array with data.labels_key."
+                f"Name the label array with data.labels_key{_ABUNDANCE_HINT}."
             )
     if raw.dtype.kind != "b" and (raw < 0).any():
         raise HsframeError(
@@ -525,6 +541,9 @@ def _read_labels(arr: Array, path: Path, name: str) -> np.ndarray:
             "labels must be 0 (unlabeled) or class ids 1..K. Map the negative ones to 0 in the file."
         )
     return whole_label_values(raw, f"the labels in {where}")  # int64, refusing values beyond it
+
+
+_ABUNDANCE_HINT = ", or read per-class abundances as labels (their argmax) with --set data.labels_encoding=abundances"
 
 
 def _key_text(name: str) -> str:
