@@ -32,7 +32,22 @@ class DataConfig(_Section):
     labels: str | None = Field(None, description="label-map file when `dataset` is a path")
     cube_key: str | None = Field(None, description="array name inside the cube file (auto-detected when unique)")
     labels_key: str | None = Field(None, description="array name inside the labels file (auto-detected when unique)")
-    axis_order: Literal["auto", "HWB", "BHW"] = "auto"
+    axis_order: Literal["auto", "HWB", "BHW", "bands_pixels", "pixels_bands"] = Field(
+        "auto", description="how the cube is stored: (H, W, B), (B, H, W), or a 2-D matrix of bands x pixels / pixels x bands "
+        "(needs data.shape, pixels in data.pixel_order)")
+    pixel_order: Literal["F", "C"] = Field(
+        "F", description="bands_pixels / pixels_bands and 2-D abundances: F = pixel row + H * column (MATLAB's column-major "
+        "order, as the unmixing benchmarks are released), C = row * W + column (numpy's row-major order)")
+    shape: tuple[int, int] | None = Field(None, description="[H, W] of the image a bands_pixels / pixels_bands matrix holds "
+                                          "(default: the label map's)")
+    labels_encoding: Literal["class_ids", "abundances"] = Field(
+        "class_ids", description="abundances: the labels file holds per-class abundances (H, W, K), (K, pixels) or "
+        "(pixels, K); label = argmax + 1")
+    purity_threshold: float | None = Field(None, gt=0, le=1, description="abundances: pixels whose largest abundance is "
+                                           "below it are unlabeled")
+    class_names: list[str] | None = Field(None, description="names of classes 1..K (default: the file's, a "
+                                          "<labels>.classes.json beside the labels, else 'class <id>')")
+    palette: list[tuple[int, int, int]] | None = Field(None, description="RGB (0-255) of classes 1..K in maps")
     nan_fill: float | None = Field(None, allow_inf_nan=False,
                                    description="replace NaN/Inf in the cube with this finite value (else they are an error)")
     strict_labels: bool = Field(False, description="refuse label ids other than 1..K (e.g. 1, 2, 1000) instead of renumbering "
@@ -64,6 +79,13 @@ class DataConfig(_Section):
             raise ValueError(f"patch_size must be odd so the pixel sits at the centre (got {self.patch_size})")
         if self.patch_depth is not None and self.patch_depth % 2 == 0:
             raise ValueError(f"patch_depth must be odd so the voxel sits at the centre (got {self.patch_depth})")
+        if self.purity_threshold is not None and self.labels_encoding != "abundances":
+            raise ValueError("purity_threshold only applies to abundance labels: set data.labels_encoding=abundances")
+        if self.shape is not None and min(self.shape) < 1:
+            raise ValueError(f"shape is [H, W] of the image, both >= 1 (got {list(self.shape)})")
+        from hsframe.data.classes import check_class_options  # numpy-free, like this module
+
+        check_class_options(self.class_names, self.palette)
         return self
 
 

@@ -15,15 +15,14 @@ import pytest
 from hsframe.data import catalog
 from hsframe.data.catalog import (
     DatasetCard,
-    abundance_labels,
     data_dir,
     get_card,
     load_cards,
     load_scene,
-    pixels_to_cube,
     read_card,
     scan_cards,
 )
+from hsframe.data.pixels import abundance_labels, pixels_to_cube
 from hsframe.errors import HsframeError
 from hsframe.registry import DatasetSpec
 

@@ -634,98 +634,33 @@ def load_scene(
     assert card.cube is not None  # kind hsi
     cube_path, labels_path = folder / card.cube.file, folder / card.labels.file
 
-    if card.cube.layout in PIXEL_LAYOUTS or card.labels.encoding == "abundances":
-        scene = _load_arrays(card, cube_path, labels_path, purity_threshold)
-    else:
-        from hsframe.data.readers import open_scene
+    from hsframe.data.readers import open_scene
 
+    # The readers arrange every layout (a bands x pixels matrix, abundance labels) as `hsframe run` does for files.
+    matrix = card.cube.layout in PIXEL_LAYOUTS
+    try:
         scene = open_scene(
             cube_path,
             labels_path,
             cube_key=card.cube.key,
             labels_key=card.labels.key,
-            axis_order=card.cube.layout,  # type: ignore[arg-type]  # "auto"/"HWB"/"BHW" here
+            axis_order="bands_pixels" if matrix else card.cube.layout,  # type: ignore[arg-type]
+            pixel_order="C" if card.cube.layout == "bands_x_pixels_C" else "F",
+            shape=card.shape[:2] if matrix else None,  # type: ignore[arg-type]
+            labels_encoding=card.labels.encoding,
+            purity_threshold=purity_threshold,
             class_names=card.class_names,
             name=card.name,
         )
-        if card.cube.scale is not None:
-            scene.cube *= card.cube.scale
+    except HsframeError as exc:
+        raise _reader_error(card, exc) from None
+    if card.cube.scale is not None:
+        scene.cube *= scene.cube.dtype.type(card.cube.scale)
     _check_scene(card, scene, cube_path, labels_path)
     scene.class_names = list(card.class_names)
     scene.palette = [tuple(c) for c in card.palette]  # type: ignore[misc]
     scene.rgb_bands = tuple(card.rgb_bands)  # type: ignore[assignment]
     return scene
-
-
-def pixels_to_cube(y: "np.ndarray", height: int, width: int, order: Literal["F", "C"] = "F") -> "np.ndarray":
-    """``(B, H*W)`` band-by-pixel matrix -> ``(H, W, B)`` float32 cube.
-
-    ``order="F"``: pixel ``p = row + H * column`` (MATLAB's column-major order, as in the Samson
-    and Jasper Ridge releases); ``"C"``: ``p = row * W + column``.
-    """
-    import numpy as np
-
-    bands, n = y.shape
-    if n != height * width:
-        raise ValueError(f"{n} pixels cannot form a {height} x {width} image")
-    return np.ascontiguousarray(y.T.reshape((height, width, bands), order=order), dtype=np.float32)
-
-
-def abundance_labels(abundances: "np.ndarray", purity_threshold: float | None = None) -> "np.ndarray":
-    """``(H, W, K)`` abundances -> ``(H, W)`` int64 labels 1..K (argmax + 1).
-
-    With ``purity_threshold`` pixels whose largest abundance is below it get 0 (unlabeled), so
-    only nearly pure pixels are classified.
-    """
-    import numpy as np
-
-    labels = np.argmax(abundances, axis=-1).astype(np.int64) + 1
-    if purity_threshold is not None:
-        labels[np.max(abundances, axis=-1) < purity_threshold] = 0
-    return labels
-
-
-def _load_arrays(card: DatasetCard, cube_path: Path, labels_path: Path, purity_threshold: float | None) -> "Scene":
-    """Cube and labels read as raw arrays and arranged here (pixel-matrix layouts, abundance labels)."""
-    import numpy as np
-
-    from hsframe.data.readers import read_array
-    from hsframe.data.scene import Scene
-
-    h, w, b = card.shape
-    order: Literal["F", "C"] = "F" if card.cube.layout == "bands_x_pixels_F" else "C"
-    if card.cube.layout in PIXEL_LAYOUTS:
-        y = read_array(cube_path, key=card.cube.key, kind="raw").data
-        if y.ndim != 2 or y.shape[1] != h * w:
-            raise HsframeError(
-                f"{cube_path} (key {card.cube.key!r}) is {y.shape}; card {card.name} expects a (bands, pixels) "
-                f"matrix ({b}, {h * w}) for a {h} x {w} image. The file may be another version: get it again "
-                f"(see `hsframe datasets info {card.name}`) or fix the card's shape."
-            )
-        cube = pixels_to_cube(y, h, w, order)
-    else:
-        cube = read_array(cube_path, key=card.cube.key, kind="cube", axis_order=card.cube.layout,  # type: ignore[arg-type]
-                          spatial_shape=(h, w)).data
-    if card.cube.scale is not None:
-        cube *= np.float32(card.cube.scale)
-    if not np.isfinite(cube).all():
-        raise HsframeError(f"the cube in {cube_path} holds NaN or Inf values; the file is damaged: get it again.")
-
-    if card.labels.encoding == "abundances":
-        a = read_array(labels_path, key=card.labels.key, kind="raw").data
-        k = card.num_classes
-        if a.ndim == 2 and a.shape == (k, h * w):  # (K, pixels), same pixel order as the cube
-            a = pixels_to_cube(a, h, w, order)
-        if a.shape != (h, w, k):
-            raise HsframeError(
-                f"abundances in {labels_path} (key {card.labels.key!r}) are {a.shape}; card {card.name} expects "
-                f"({h}, {w}, {k}) or ({k}, {h * w}). Check the file and the card's labels.key."
-            )
-        labels = abundance_labels(a, purity_threshold)
-    else:
-        labels = read_array(labels_path, key=card.labels.key, kind="labels").data
-    _check_labels(card, labels, labels_path)  # before the Scene, whose own check is not a user-facing message
-    return Scene(name=card.name, cube=cube, labels=labels, class_names=list(card.class_names))
 
 
 def _check_scene(card: DatasetCard, scene: "Scene", cube_path: Path, labels_path: Path) -> None:
@@ -787,9 +722,9 @@ def _files_of(card: DatasetCard | str, kind: str, root: Path | None) -> tuple[Da
 def _reader_error(card: DatasetCard, exc: HsframeError) -> HsframeError:
     where = f"card {card.path}" if card.path else "a card built in code"
     msg = f"dataset '{card.name}' ({where}): {exc}"
-    if any(opt in msg for opt in ("data.cube_key", "data.labels_key", "data.label_remap", "data.zero_label")):
-        msg += ("\n(In a card, data.cube_key is data.key, data.labels_key is labels.key, data.label_remap is "
-                "labels.remap and data.zero_label is labels.zero_label.)")
+    if any(opt in msg for opt in ("data.cube_key", "data.labels_key", "data.label_remap", "data.zero_label", "data.shape")):
+        msg += ("\n(In a card, data.cube_key is cube.key or data.key, data.labels_key is labels.key, data.label_remap is "
+                "labels.remap, data.zero_label is labels.zero_label and data.shape is shape.)")
     return HsframeError(msg)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hsframe.config import DataConfig, RunConfig
+from hsframe.data.classes import name_classes, read_sidecar
 from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
 from hsframe.registry import DatasetSpec
@@ -29,7 +30,8 @@ def _open_scene(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any
     from hsframe.data import readers
 
     return readers.open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key, axis_order=d.axis_order,
-                              nan_fill=d.nan_fill)
+                              pixel_order=d.pixel_order, shape=d.shape, labels_encoding=d.labels_encoding,
+                              purity_threshold=d.purity_threshold, nan_fill=d.nan_fill)
 
 
 def _open_volumes(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
@@ -94,12 +96,22 @@ def file_dataset(cfg: RunConfig, path: Path) -> DatasetSpec:
     if not layout.label_options and (d.label_remap is not None or d.zero_label != "unlabeled"):
         raise HsframeError("data.label_remap and data.zero_label apply to volumes and series; a hyperspectral scene's "
                            "label map is read as stored (0 = unlabeled). Set data.layout if this file is not a scene.")
+    scene_only = [k for k, v in (("data.axis_order", d.axis_order in ("bands_pixels", "pixels_bands")), ("data.shape", d.shape),
+                                 ("data.labels_encoding", d.labels_encoding != "class_ids")) if v]
+    if layout.kind != "hsi" and scene_only:
+        raise HsframeError(f"{', '.join(scene_only)} apply to a hyperspectral scene (a cube file), but {path} is read as "
+                           f"data.layout={name}; leave them out, or set data.layout=scene")
     label_options = {"class_names": None, "label_remap": d.label_remap, "zero_label": d.zero_label}
 
     def load() -> Any:
         if layout.needs_labels and d.labels is None:
             raise HsframeError(f"data.layout={name} needs data.labels (the label file) beside the data file {path}")
-        return layout.open(path, d, label_options)
+        data = layout.open(path, d, label_options)
+        if d.labels is not None:  # names and colours from a <labels>.classes.json beside the label file
+            names, palette, sidecar = read_sidecar(Path(d.labels))
+            if sidecar is not None:
+                name_classes(data, names, palette, f"class file {sidecar}: ")
+        return data
 
     return DatasetSpec(name=path.name, load=load, kind=layout.kind, description=f"file {path} ({name})", package="file")
 
@@ -111,4 +123,7 @@ def load_dataset(cfg: RunConfig, spec: DatasetSpec) -> Any:
     except TypeError as exc:
         raise HsframeError(f"dataset '{spec.name}' rejected data.dataset_options {cfg.data.dataset_options}: {exc}") from None
     data.name = spec.name  # the registered name, so runs line up by dataset in the UI
+    d = cfg.data
+    if d.class_names is not None or d.palette is not None:
+        name_classes(data, d.class_names, d.palette)
     return data

@@ -26,6 +26,7 @@ class Scene(LabeledData):
         label_ids: the data's own id of each class when its labels were renumbered 1..K (see ``LabeledData``).
         nonfinite_replaced: how many NaN/Inf cube values ``data.nan_fill`` replaced when it was read.
         georef: where the pixels lie on the ground (transform and CRS), when the file says; else None.
+        notes: what reading it found that the person should know (one line each, e.g. abundances not summing to 1).
     """
 
     name: str
@@ -38,6 +39,7 @@ class Scene(LabeledData):
     label_ids: list[int] | None = None
     nonfinite_replaced: int = 0
     georef: GeoReference | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.cube.ndim != 3:

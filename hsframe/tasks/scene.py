@@ -79,7 +79,7 @@ class SceneTask(Task):
         if share > NAN_WARN_FRACTION:
             warn = [f"warning: {share:.1%} of the cube's values ({n:,} of {self.data.cube.size:,}) were NaN/Inf, replaced by "
                     f"data.nan_fill={self.cfg.data.nan_fill:g}: the model mostly sees the fill value"]
-        return warn + super().notices()
+        return warn + list(self.data.notes) + super().notices()
 
     def record_data(self, recorder: "Recorder") -> None:
         super().record_data(recorder)

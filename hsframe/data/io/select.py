@@ -1,6 +1,7 @@
 """Choosing the array a reader wants from a :class:`Source`: by its key, or the only one that fits."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -29,8 +30,9 @@ def integer_valued(arr: Array) -> bool:
 
 
 def select_array(src: Source, key: str | None, path: Path, option: str, fits: Callable[[Array], bool], what: str,
-                 wanted: str = "one wanted") -> str:
-    """The named array (checked), or the only one that ``fits``; else an error naming ``option``.
+                 wanted: str = "one wanted", prefer: Callable[[Array], bool] | None = None) -> str:
+    """The named array (checked), or the only one that ``fits`` (of several, the only one ``prefer`` takes); else an
+    error listing the arrays (name, shape, dtype) and the exact ``--set option=NAME`` to give.
 
     ``what`` describes the arrays that fit (e.g. "3-D array"); ``wanted`` the array sought (e.g. "cube").
     Single-array formats (``src.named`` False) give their one array, "", whatever ``key`` says.
@@ -48,10 +50,15 @@ def select_array(src: Source, key: str | None, path: Path, option: str, fits: Ca
             )
         return name
     found = [k for k, a in src.arrays.items() if fits(a)]
+    if len(found) > 1 and prefer is not None:
+        preferred = [k for k in found if prefer(src.arrays[k])]
+        found = preferred if len(preferred) == 1 else found
     if len(found) == 1:
         return found[0]
+    example = max(found or list(src.arrays), key=lambda k: math.prod(src.arrays[k].shape))
+    setting = f"--set {option}={example}" if "." in option else f"{option}={example!r}"  # config keys are dotted
     raise HsframeError(
         f"cannot tell which array of {path} is the {wanted}: it holds {len(found) or 'no'} "
         f"{what}{'s' if len(found) != 1 else ''}. Arrays: {describe(src.arrays)}. "
-        f"Name the one to use with {option}."
+        f"Name the one to use, e.g. {setting}."
     )
