@@ -9,13 +9,15 @@ MAY implement ::
         returns: (1, K, H, W)                     logits; [0, :, i, j] == forward(patch centred at (i, j))
 
 computed fully convolutionally (valid convolutions over the scene, dense layers as convolutions,
-dropout skipped). Overlapping patches then share their convolutions instead of recomputing them,
-which on a 25x25 patch is most of the work.
+dropout skipped; hsframe calls it in eval mode). Overlapping patches then share their convolutions
+instead of recomputing them, which on a 25x25 patch is most of the work. :mod:`hsframe.sliding`
+holds the pieces (strided layers slid a trous, a dense layer as a convolution). Which shipped models
+have it, and why the others cannot: docs/plugins.md, "Full-scene maps: scene_forward".
 
 :func:`scene_logits` / :func:`infer_scene` cut the padded cube into overlapping windows so memory
 stays bounded: an output tile of ``t x t`` pixels needs the input window of ``(t + p - 1)^2``
 pixels around it, and the tiles' logits are stitched. A model without ``scene_forward`` is
-inferred patch by patch (:func:`infer_samples`), and ``log`` is told so once.
+inferred patch by patch (:func:`patch_logits`, :func:`infer_samples`), and ``log`` is told so once.
 """
 from __future__ import annotations
 
@@ -117,18 +119,14 @@ def scene_logits(
 
     ``[c, i, j]`` is ``model`` on the patch centred at pixel ``(i, j)``, up to float rounding.
     """
+    if not has_scene_forward(model):
+        if log is not None:
+            log(_fallback_note(model))
+        return patch_logits(model, features, patch_size, padding, device, amp, batch_size)
     source = _source(features, patch_size, padding, device)
     dev = source.padded.device
     h, w = source.height, source.width
     with _eval_mode(model):
-        if not has_scene_forward(model):
-            if log is not None:
-                log(_fallback_note(model))
-            out = []
-            for x, _ in source.batches(np.arange(h * w), None, batch_size):
-                with autocast(dev, amp):
-                    out.append(model(x).float().cpu())
-            return torch.cat(out).T.reshape(-1, h, w)
         logits: torch.Tensor | None = None
         for out_r, out_c, in_r, in_c in tile_windows(h, w, patch_size, tile):
             window = source.padded[:, in_r, in_c]  # (K, th + p - 1, tw + p - 1), a view: no copy of the cube
@@ -145,6 +143,31 @@ def scene_logits(
             logits[:, out_r, out_c] = y[0].float().cpu()
     assert logits is not None  # H, W >= 1, so there was a tile
     return logits
+
+
+@torch.no_grad()
+def patch_logits(
+    model: nn.Module,
+    features: torch.Tensor | np.ndarray,
+    patch_size: int,
+    padding: Padding = "zero",
+    device: torch.device | str | None = None,
+    amp: bool = True,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Logits of every pixel, ``forward`` on each pixel's patch, ``batch_size`` patches at a time: ``(K_classes, H, W)`` float32, CPU.
+
+    The patch-by-patch path (whether or not the model has ``scene_forward``): the reference that
+    :func:`scene_logits` must match, and its fallback. Arguments as for :func:`scene_logits`.
+    """
+    source = _source(features, patch_size, padding, device)
+    dev = source.padded.device
+    out = []
+    with _eval_mode(model):
+        for x, _ in source.batches(np.arange(source.height * source.width), None, batch_size):
+            with autocast(dev, amp):
+                out.append(model(x).float().cpu())
+    return torch.cat(out).T.reshape(-1, source.height, source.width)
 
 
 @torch.no_grad()

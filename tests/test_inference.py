@@ -6,14 +6,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from hsframe.config import build_config
 from hsframe.data.patches import PatchSource
 from hsframe.errors import HsframeError
-from hsframe.inference import has_scene_forward, infer_samples, infer_scene, scene_logits, tile_windows
-from hsframe.plugins import load_plugins
-from hsframe.registry import InputSpec
+from hsframe.inference import has_scene_forward, infer_samples, infer_scene, patch_logits, scene_logits, tile_windows
 
-PLUGINS = load_plugins()
 TOL = 1e-4  # logits: the same sums in another order
 SEAM_TOL = 1e-5  # tiled vs untiled: the same computation on another window
 
@@ -31,14 +27,6 @@ def _features(seed: int = 1, bands: int = BANDS, h: int = H, w: int = W) -> torc
     return torch.randn(bands, h, w, generator=torch.Generator().manual_seed(seed))
 
 
-def _patch_logits(model: nn.Module, features: torch.Tensor, p: int, padding: str) -> torch.Tensor:
-    """(K_classes, H, W) logits, forward on every pixel's patch: the reference."""
-    k, h, w = features.shape
-    source = PatchSource(features, p, padding)
-    with torch.no_grad():
-        return model.eval()(source.patches(torch.arange(h * w))).T.reshape(-1, h, w)
-
-
 class PatchOnly(nn.Module):
     """A classifier without scene_forward (wraps HybridSN's forward only)."""
 
@@ -53,7 +41,7 @@ class PatchOnly(nn.Module):
 @pytest.mark.parametrize("padding", ["zero", "reflect"])
 def test_infer_scene_equals_patch_by_patch(padding):
     model, features = _hybridsn(), _features()
-    ref = _patch_logits(model, features, P, padding)
+    ref = patch_logits(model, features, P, padding)
     logits = scene_logits(model, features, P, padding, tile=10)
     assert logits.shape == (CLASSES, H, W) and logits.dtype == torch.float32
     assert (logits - ref).abs().max().item() <= TOL
@@ -131,22 +119,3 @@ def test_broken_contract_is_named():
     with pytest.raises(HsframeError, match="tile must be"):
         scene_logits(_hybridsn(), _features(), P, tile=0)
 
-
-@pytest.mark.parametrize("name", sorted(n for n, spec in PLUGINS.models.items() if spec.fitting().per_layer))  # torch models
-@pytest.mark.parametrize("padding", ["zero", "reflect"])
-def test_registered_scene_forward_equals_forward(name, padding):
-    """Every registered model that implements scene_forward, built from its declared defaults."""
-    spec = PLUGINS.model(name)
-    cfg = build_config(PLUGINS, name)
-    p = cfg.data.patch_size
-    bands = cfg.data.pca_components or 30  # raw bands: enough for every model's spectral kernels (he_m3dcnn takes 23+)
-    torch.manual_seed(0)
-    model = spec.build(InputSpec(channels=1, depth=bands, height=p, width=p, num_classes=5), **cfg.model_options).eval()
-    if not has_scene_forward(model):
-        pytest.skip(f"{name} has no scene_forward (predicted patch by patch)")
-    h, w = p // 2 + 3, p // 2 + 6  # small, odd-sized, and every pixel near a border
-    features = _features(2, bands, h, w)
-    ref = _patch_logits(model, features, p, padding)
-    got = scene_logits(model, features, p, padding, tile=4)
-    assert got.shape == (5, h, w)
-    assert (got - ref).abs().max().item() <= TOL

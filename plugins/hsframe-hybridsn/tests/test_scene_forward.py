@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from hsframe.data.patches import PatchSource
+from hsframe.inference import patch_logits, scene_logits
 from hsframe_hybridsn.model import HybridSN
 
 TOL = 1e-4  # max abs logit difference: the same sums, in another order
@@ -22,17 +22,15 @@ def _model(bands: int, patch: tuple[int, int], classes: int = 16, seed: int = 0)
     (14, 9, 17, 1, "zero"),      # a single column
 ])
 def test_scene_forward_equals_forward_at_every_pixel(bands, p, h, w, padding):
+    """HybridSN's published and extreme sizes; every registered model at its defaults: tests/test_scene_paths.py."""
     model = _model(bands, (p, p), classes=7)
     torch.manual_seed(1)
     features = torch.randn(bands, h, w)
-    source = PatchSource(features, p, padding)
-    with torch.no_grad():
-        dense = model(source.patches(torch.arange(h * w)))  # (H*W, K), the patch-by-patch reference
-        scene = model.scene_forward(source.padded[None, None])  # (1, K, H, W)
-    assert scene.shape == (1, 7, h, w)
-    got = scene[0].permute(1, 2, 0).reshape(h * w, 7)
+    dense = patch_logits(model, features, p, padding)  # (K, H, W), the patch-by-patch reference
+    got = scene_logits(model, features, p, padding, tile=None)  # one scene_forward call
+    assert got.shape == (7, h, w)
     assert (got - dense).abs().max().item() <= TOL
-    assert torch.equal(got.argmax(1), dense.argmax(1))
+    assert torch.equal(got.argmax(0), dense.argmax(0))
 
 
 def test_non_square_patch():

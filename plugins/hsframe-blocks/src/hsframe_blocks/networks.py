@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from hsframe.sliding import check_scene, crop, slide
 from hsframe_blocks.blocks import (
     BandsToChannels,
     ConvBNAct,
@@ -287,7 +288,8 @@ class BaselineCNN(PatchClassifier):
 
     The convolutions are unpadded, so the features are exactly translation-equivariant with stride
     ``self.output_stride`` (4): :func:`hsframe_blocks.convert.dense_to_conv` turns the dense head
-    into convolutions and the model into a sliding-window classifier over larger images.
+    into convolutions and the model into a sliding-window classifier over larger images, and
+    :meth:`scene_forward` slides it at stride 1 (every pixel of a scene in one pass).
 
     Args:
         in_channels: C of the patch.
@@ -323,6 +325,7 @@ class BaselineCNN(PatchClassifier):
         if h < 10 or w_ < 10:
             raise ValueError(f"baseline_cnn needs patches of at least 10x10 (two valid 3x3 convs, two 2x2 pools); got {h}x{w_}")
         fh, fw = ((h - 2) // 2 - 2) // 2, ((w_ - 2) // 2 - 2) // 2
+        self.patch_size = (h, w_)  # plain attribute (no state): scene_forward crops to it
         self.feature_shape = (2 * width, fh, fw)
         self.features = nn.Sequential(
             BandsToChannels(in_channels * bands),
@@ -334,3 +337,18 @@ class BaselineCNN(PatchClassifier):
             nn.Linear(2 * width * fh * fw, hidden), nn.ReLU(inplace=True), nn.Dropout(dense_dropout),
             nn.Linear(hidden, num_classes),
         )
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` per patch.
+
+        The valid convolutions and 2x2 poolings run over the scene at stride 1, every later kernel
+        dilated by the stride so far (:func:`hsframe.sliding.slide`, a trous); the dense head is
+        :func:`hsframe_blocks.convert.convert_dense_head`'s convolution, dilated by the total stride
+        ``output_stride``. So every pixel gets its patch's logits, not only every 4th one.
+        """
+        from hsframe_blocks.convert import convert_dense_head
+
+        size = check_scene(x, self.patch_size)
+        y, dilation = slide(self.features[1:], self.features[0](x))  # after BandsToChannels: (N, 2w, ., .)
+        y, _ = slide(convert_dense_head(self.head, self.feature_shape), y, dilation)
+        return crop(y, size)

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hsframe_zoo.layers import linear_as_conv2d, require, require_patch
+from hsframe.sliding import check_scene, crop, fold_depth, slide, slide_linear
+from hsframe_zoo.layers import require, require_patch
 
 
 def out_len(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
@@ -33,12 +34,9 @@ class _SlidingHead(nn.Module):
 
     def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` per patch."""
-        ph, pw = self.patch_size
-        if x.dim() != 5 or x.shape[-2] < ph or x.shape[-1] < pw:
-            raise ValueError(f"scene_forward needs (N, C, D, H + {ph - 1}, W + {pw - 1}) with H, W >= 1; got {tuple(x.shape)}")
+        check_scene(x, self.patch_size)
         f = self.features(x)  # (N, C', D', H + window - 1, W + window - 1)
-        n, c, d, h, w = f.shape
-        return linear_as_conv2d(f.reshape(n, c * d, h, w), self.fc, self.window)
+        return slide_linear(fold_depth(f), self.fc, self.window)
 
 
 class HamidaCNN3D(_SlidingHead):
@@ -110,7 +108,7 @@ class ChenCNN3D(nn.Module):
         in_channels: C; bands: D, at least 94 (three kernels 32 bands deep); patch_size: (H, W), at least 27x27;
         num_classes: K; widths: kernels per convolution; dropout: before the dense layer.
 
-    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``; ``scene_forward`` ``(N, C, D, H+p-1, W+p-1)`` -> ``(N, K, H, W)``.
     """
 
     def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int,
@@ -127,10 +125,21 @@ class ChenCNN3D(nn.Module):
             nn.Conv3d(w2, w3, (32, 4, 4)), nn.ReLU(),
         )
         h, w = ((((s - 3) // 2) - 4) // 2 - 3 for s in patch_size)
+        self.patch_size, self.window = tuple(patch_size), (h, w)  # plain attributes: scene_forward's sizes
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3 * (bands - 93) * h * w, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` per patch.
+
+        The valid convolutions and the two 2x2 poolings run at stride 1, later kernels dilated by the
+        stride so far (2, then 4) (:func:`hsframe.sliding.slide`); the dense layer is a 4-dilated conv.
+        """
+        size = check_scene(x, self.patch_size)
+        f, dilation = slide(self.features, x)  # (N, w3, D - 93, H + ..., W + ...)
+        return crop(slide_linear(fold_depth(f), self.head[-1], self.window, dilation), size)
 
 
 class MultiScaleBlock(nn.Module):
@@ -157,7 +166,7 @@ class HeM3DCNN(nn.Module):
     Args:
         in_channels: C; bands: D, at least 23; patch_size: (H, W), at least 5x5 (7x7 in the paper); num_classes: K.
 
-    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``; ``scene_forward`` ``(N, C, D, H+p-1, W+p-1)`` -> ``(N, K, H, W)``.
     """
 
     def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int, dropout: float = 0.6) -> None:
@@ -170,6 +179,7 @@ class HeM3DCNN(nn.Module):
         self.reduce = nn.Sequential(nn.Conv3d(16, 16, (3, 2, 2)), nn.ReLU(), nn.MaxPool3d((3, 2, 2)))
         d = (out_len(bands, 11, 3) - 2) // 3
         h, w = ((s - 3) // 2 for s in patch_size)  # s - 2 (stem), - 1 (conv 2x2), // 2 (pool)
+        self.patch_size, self.window = tuple(patch_size), (h, w)  # plain attributes: scene_forward's sizes
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(16 * d * h * w, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -177,3 +187,14 @@ class HeM3DCNN(nn.Module):
         x = F.relu(self.block1(x))
         x = F.relu(self.block2(x))
         return self.head(self.reduce(x))  # (N, 16, (D'-2)//3, (H-3)//2, (W-3)//2) -> (N, K)
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` per patch.
+
+        Stem and blocks are valid (1x1 spatially for the blocks), so they run on the scene as they
+        are; the pooling's spatial stride 2 becomes a 2-dilated dense layer (:mod:`hsframe.sliding`).
+        """
+        size = check_scene(x, self.patch_size)
+        x = F.relu(self.block2(F.relu(self.block1(self.stem(x)))))
+        f, dilation = slide(self.reduce, x)
+        return crop(slide_linear(fold_depth(f), self.head[-1], self.window, dilation), size)

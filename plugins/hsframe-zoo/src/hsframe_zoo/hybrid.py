@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from hsframe.sliding import check_scene, crop, slide, slide_linear
 from hsframe_zoo.layers import centre_crop, require, require_patch
 
 
@@ -67,9 +68,8 @@ class LeeContextualCNN(nn.Module):
 
     def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)``, equal to ``forward`` on each pixel's patch."""
+        check_scene(x, self.patch_size)
         ph, pw = self.patch_size
-        if x.dim() != 5 or x.shape[-2] < ph or x.shape[-1] < pw:
-            raise ValueError(f"scene_forward needs (N, C, D, H + {ph - 1}, W + {pw - 1}) with H, W >= 1; got {tuple(x.shape)}")
         mh, mw = (ph - 5) // 2, (pw - 5) // 2  # only the centre 5x5 of each patch is read
         return self._dense(x[..., mh : x.shape[-2] - mh, mw : x.shape[-1] - mw])
 
@@ -115,7 +115,7 @@ class SharmaHSCNN(nn.Module):
     Args:
         in_channels: C; bands: D (any); patch_size: (H, W), at least 57x57 (64 in the paper); num_classes: K.
 
-    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``; ``scene_forward`` ``(N, C, D, H+p-1, W+p-1)`` -> ``(N, K, H, W)``.
     """
 
     def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int,
@@ -129,8 +129,22 @@ class SharmaHSCNN(nn.Module):
             nn.Conv2d(256, 512, 3), nn.ReLU(),
         )
         h, w = (((((s - 6) // 2 + 1) // 2 - 3) // 2 + 1) // 2 - 2 for s in patch_size)
+        self.patch_size, self.window = tuple(patch_size), (h, w)  # plain attributes: scene_forward's sizes
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(512 * h * w, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x).squeeze(2)  # (N, 96, (H-6)//2+1, ...)
         return self.head(self.features(x))
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` per patch.
+
+        Every layer is spatially valid; the four stride-2 layers (conv1, pool, conv2, pool) run at
+        stride 1 with every later kernel dilated by the stride so far, up to 16 for the dense layer
+        (:mod:`hsframe.sliding`). The dense layers after the first act per pixel.
+        """
+        size = check_scene(x, self.patch_size)
+        f, dilation = slide([self.conv1], x)
+        f, dilation = slide(self.features, f.squeeze(2), dilation)
+        f = slide_linear(f, self.head[1], self.window, dilation)
+        return crop(slide(self.head[2:], f)[0], size)

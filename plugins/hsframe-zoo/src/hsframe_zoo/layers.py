@@ -1,9 +1,8 @@
-"""Layers shared by the zoo's networks: input checks, the pixel-classifier base, PRetanh, dense-as-conv."""
+"""Layers shared by the zoo's networks: input checks, the pixel-classifier base, PRetanh (dense-as-conv: :mod:`hsframe.sliding`)."""
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 
 def require(value: int, smallest: int, what: str, model: str) -> None:
@@ -62,12 +61,3 @@ class PRetanh(nn.Module):
         t = torch.tanh(x)
         return torch.where(x >= 0, t, self.a * t)
 
-
-def linear_as_conv2d(x: torch.Tensor, linear: nn.Linear, window: tuple[int, int]) -> torch.Tensor:
-    """Slide a Linear layer that read a flattened ``(C, h, w)`` window over ``x`` ``(N, C, H', W')``.
-
-    The Linear's weight is viewed (not copied) as a ``(K, C, h, w)`` kernel, so output pixel ``(i, j)``
-    equals the Linear applied to ``x[:, :, i:i+h, j:j+w].flatten(1)``. Returns ``(N, K, H'-h+1, W'-w+1)``.
-    """
-    kernel = linear.weight.view(linear.out_features, x.shape[1], *window)
-    return F.conv2d(x, kernel, linear.bias)

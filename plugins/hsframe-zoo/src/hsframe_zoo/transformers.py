@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from hsframe.sliding import check_scene
 from hsframe_zoo.layers import require, require_patch
 
 
@@ -112,6 +113,23 @@ class GaussianTokenizer(nn.Module):
         attention = torch.softmax((x @ self.wa).transpose(1, 2), dim=-1)  # (N, L, S)
         return attention @ (x @ self.wv)  # (N, L, dim)
 
+    def slide(self, x: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
+        """:meth:`forward` on every ``window`` of a feature map: ``(N, dim, H', W')`` -> ``(N, H, W, L, dim)``.
+
+        The softmax over a window's positions is a ratio of two window sums,
+        ``sum_s exp(a_s) v_s / sum_s exp(a_s)``, and window sums slide (an average pool at stride 1).
+        Softmax ignores a shift, so ``a`` is shifted by its maximum over the whole map; in float64 a
+        window underflows only when all its logits lie over 700 below that maximum.
+        """
+        a = torch.einsum("ncij,cl->nlij", x, self.wa).double()  # (N, L, H', W') attention logits
+        v = torch.einsum("ncij,cd->ndij", x, self.wv).double()  # (N, dim, H', W') values
+        e = (a - a.amax(dim=(2, 3), keepdim=True)).exp()
+        n, tokens, dim = x.shape[0], e.shape[1], v.shape[1]
+        num = F.avg_pool2d((e[:, :, None] * v[:, None]).flatten(1, 2), window, stride=1)  # (N, L*dim, H, W)
+        den = F.avg_pool2d(e, window, stride=1)  # (N, L, H, W)
+        out = num.view(n, tokens, dim, *den.shape[2:]) / den[:, :, None]
+        return out.permute(0, 3, 4, 1, 2).to(x.dtype)
+
 
 class SSFTT(nn.Module):
     """Sun, Zhao, Zheng and Wu (2022), "Spectral-spatial feature tokenization transformer for hyperspectral image classification".
@@ -125,7 +143,7 @@ class SSFTT(nn.Module):
     Args:
         in_channels: C; bands: D, at least 3; patch_size: (H, W), at least 5x5; num_classes: K.
 
-    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``; ``scene_forward`` ``(N, C, D, H+p-1, W+p-1)`` -> ``(N, K, H, W)``.
     """
 
     def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int, dim: int = 64,
@@ -137,6 +155,7 @@ class SSFTT(nn.Module):
         if dim % heads:
             raise ValueError(f"ssftt needs dim divisible by heads; got dim={dim}, heads={heads}")
         self.conv3d = nn.Sequential(nn.Conv3d(in_channels, 8, 3), nn.BatchNorm3d(8), nn.ReLU())
+        self.patch_size = tuple(patch_size)  # plain attribute: scene_forward's window
         self.conv2d = nn.Sequential(nn.Conv2d(8 * (bands - 2), dim, 3), nn.BatchNorm2d(dim), nn.ReLU())
         self.tokenizer = GaussianTokenizer(dim, num_tokens)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
@@ -150,5 +169,24 @@ class SSFTT(nn.Module):
         n, c, d, h, w = x.shape
         x = self.conv2d(x.reshape(n, c * d, h, w))  # (N, dim, H-4, W-4)
         t = self.tokenizer(x.flatten(2).transpose(1, 2))  # (N, L, dim)
-        t = self.drop(torch.cat([self.cls_token.expand(n, -1, -1), t], 1) + self.pos)
+        return self._classify(t)
+
+    def _classify(self, t: torch.Tensor) -> torch.Tensor:
+        """``(M, L, dim)`` tokens -> ``(M, K)``: class token, positions, transformer, dense layer."""
+        t = self.drop(torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], 1) + self.pos)
         return self.head(self.layers(t)[:, 0])
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` (eval mode) per patch.
+
+        The two valid convolutions run over the scene once; the tokenizer's softmax over each patch's
+        ``(p_h - 4) x (p_w - 4)`` positions becomes window sums (:meth:`GaussianTokenizer.slide`);
+        the transformer then reads each pixel's ``num_tokens`` tokens, as ``forward`` does.
+        """
+        h, w = check_scene(x, self.patch_size)
+        f = self.conv3d(x)  # (N, 8, D-2, H+p_h-3, W+p_w-3)
+        n, c, d = f.shape[:3]
+        f = self.conv2d(f.reshape(n, c * d, *f.shape[3:]))  # (N, dim, H+p_h-5, W+p_w-5)
+        tokens = self.tokenizer.slide(f, (self.patch_size[0] - 4, self.patch_size[1] - 4))  # (N, H, W, L, dim)
+        logits = self._classify(tokens.reshape(n * h * w, *tokens.shape[3:]))  # (N*H*W, K)
+        return logits.reshape(n, h, w, -1).permute(0, 3, 1, 2)
