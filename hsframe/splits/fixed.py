@@ -27,6 +27,9 @@ class FixedSplit(SplitMethod):
     description = "train / test label maps read from files"
 
     def check(self, grid: SplitGrid, options: FixedOptions) -> None:  # type: ignore[override]
+        if grid.groups is not None:
+            raise HsframeError("split.method=fixed reads one scene's train/test maps; a scene set (many tiles) is split per "
+                               "tile with split.method=files, or per pixel with split.method=random or blocks")
         if grid.labels.ndim != 2 or grid.independent:
             raise HsframeError(f"split.method=fixed reads 2-D train/test maps, but these {grid.unit} are split over a "
                                f"{grid.labels.shape} array; use split.method=random or blocks")
