@@ -124,6 +124,7 @@ def open_tile_set(
     scale: float | None = None,
     band_stats: Path | None = None,
     subsets: dict[str, str] | None = None,
+    stored_bands: int | None = None,
 ) -> SceneSet:
     """Read ``(image, labels)`` file pairs into a :class:`SceneSet`.
 
@@ -136,6 +137,7 @@ def open_tile_set(
         band_stats: a CSV of published per-band mean / std (stored units): the kept bands are
             standardized with them; bands without statistics are dropped.
         subsets: a published split, tile name -> "train" | "val" | "test".
+        stored_bands: the band count the tiles must have as stored (a card's shape), if known.
     """
     from hsframe.data.readers import read_array
 
@@ -152,6 +154,9 @@ def open_tile_set(
         label_map = read_array(labels, kind="labels").data if labels is not None else None
         cube_file = read_array(image, kind="cube", spatial_shape=label_map.shape if label_map is not None else None)
         cube = cube_file.data
+        if stored_bands is not None and cube.shape[2] != stored_bands:
+            raise HsframeError(f"tile {image} has {cube.shape[2]} bands, but the dataset states {stored_bands}; the file may be "
+                               "another version")
         if cubes and cube.shape[2] != cubes[0].shape[2]:
             raise HsframeError(f"scene set '{name}': tile {tile} has {cube.shape[2]} bands but tile {names[0]} has "
                                f"{cubes[0].shape[2]}; every tile of a set needs the same bands")
