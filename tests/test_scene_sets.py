@@ -195,3 +195,17 @@ def test_card_validation_of_tiles():
         DatasetCard.model_validate(base)
     with pytest.raises(ValueError, match="scale or band_stats"):
         DatasetCard.model_validate({**base, "tiles": {"train": "train.csv", "scale": 1e-4, "band_stats": "train.csv"}})
+
+
+def test_images_folder_with_a_labels_folder_and_a_blocks_split(tmp_path):
+    root = write_tile_set(tmp_path / "set")
+    cfg = RunConfig.model_validate({"data": {"dataset": str(root / "images"), "labels": str(root / "labels"), "patch_size": 5,
+                                             "pca_components": 4}})
+    from hsframe.data.resolve import load_dataset, resolve_dataset
+
+    plugins = get_plugins()
+    task = make_task(cfg, load_dataset(cfg, resolve_dataset(cfg, plugins)))
+    assert task.data.tile_names == [f"t{i}.tif" for i in range(5)]
+    blocks = plugins.split("blocks")
+    split = task.split(blocks, blocks.options({"train_fraction": 0.5, "block_size": 8}), 0)
+    assert task.leakage(split)["test_in_train_window"] == 0.0 and len(split.grid.test) and len(split.grid.train)
