@@ -61,10 +61,11 @@ class DataConfig(_Section):
     patch_size: int = Field(25, ge=1, description="odd side of the square patch around each pixel")
     padding: Literal["zero", "reflect"] = "zero"
     # Volumes and time series (see docs/data-kinds.md).
-    layout: Literal["auto", "scene", "volumes", "dense", "frames"] = Field(
-        "auto", description="how a dataset file is read: scene (HSI cube + label map), volumes (N labeled volumes: "
+    layout: Literal["auto", "scene", "tiles", "volumes", "dense", "frames"] = Field(
+        "auto", description="how a dataset file is read: scene (HSI cube + label map), tiles (a scene set: a folder with "
+        "images/ and labels/ of same-named files, or a CSV of image,mask pairs), volumes (N labeled volumes: "
         "HDF5, .npy, or a folder of class sub-folders), dense (one volume + label volume), frames (T, H, W[, C] + labels); "
-        "auto: a folder is volumes, NIfTI is dense, anything else a scene")
+        "auto: a folder with images/ and labels/ or a .csv is tiles, another folder volumes, NIfTI dense, anything else a scene")
     patch_depth: int | None = Field(None, ge=1, description="dense volumes: odd depth of the 3-D patch; default patch_size (a cube)")
     window: int | None = Field(None, ge=1, description="time series: frames per window; default the whole series")
     stride: int = Field(1, ge=1, description="time series: frames between the starts of consecutive windows")

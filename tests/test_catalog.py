@@ -35,7 +35,7 @@ needs_shared = pytest.mark.skipif(
 )
 
 HSI_CARDS = {"indian_pines", "pavia_university", "pavia_centre", "salinas", "ksc", "botswana",
-             "houston2013", "samson", "jasper_ridge"}
+             "houston2013", "samson", "jasper_ridge", "enmap_potsdam"}
 SHIPPED = HSI_CARDS | {"eolearn-ndvi", "mri-anatomical"}  # a frame series and a labeled volume (test_catalog_kinds.py)
 CLASSIC = {"indian_pines", "pavia_university", "pavia_centre", "salinas", "ksc", "botswana"}
 # Shared ground-truth file for each classic card's labels file (Pavia Centre's copy is renamed).
@@ -77,7 +77,10 @@ def test_every_shipped_card_is_valid(cards: dict[str, DatasetCard]) -> None:
         assert len(set(map(tuple, card.palette))) == card.num_classes
         assert card.ignored_label == 0
         names = {f.name for f in card.files}
-        assert card.source_array.file in names and card.labels.file in names
+        if card.tiles is not None:  # a scene set: its tile lists are files of the card
+            assert set(card.tiles.lists.values()) <= names and card.cube is None and card.labels is None
+        else:
+            assert card.source_array.file in names and card.labels.file in names
         if card.kind == "hsi":
             assert all(0 <= b < card.shape[2] for b in card.rgb_bands)
         assert card.citation.strip() and card.license.strip() and card.source.startswith("http")

@@ -95,7 +95,7 @@ def test_new_cards_validate_with_their_kinds_and_defaults() -> None:
     for card in cards.values():
         assert card.num_classes == len(card.class_names) == len(card.palette)
         if card.kind == "hsi":
-            assert card.cube is not None and card.data is None and len(card.shape) == 3 and card.rgb_bands
+            assert (card.cube is None) == (card.tiles is not None) and card.data is None and len(card.shape) == 3 and card.rgb_bands
         else:
             assert card.data is not None and card.cube is None and card.rgb_bands is None
 
@@ -342,7 +342,9 @@ def test_shipped_cards_register_with_their_kinds() -> None:
     assert by_name["eolearn-ndvi"].kind == "sequence" and by_name["mri-anatomical"].kind == "volume"
     assert by_name["mri-anatomical"].defaults == {"data.patch_size": 7}
     assert "68 frames of 101x100x1" in by_name["eolearn-ndvi"].description
-    assert all(s.kind == "hsi" and s.defaults == {} for n, s in by_name.items() if n not in ("eolearn-ndvi", "mri-anatomical"))
+    assert by_name["enmap_potsdam"].defaults == {"split.method": "files"}  # a scene set with its published split
+    assert all(s.kind == "hsi" and s.defaults == {} for n, s in by_name.items() if n not in ("eolearn-ndvi", "mri-anatomical",
+                                                                                             "enmap_potsdam"))
 
 
 def test_card_built_in_code() -> None:

@@ -122,3 +122,33 @@ def test_blocks_split_on_the_real_indian_pines_labels(tmp_path, store, monkeypat
     assert run.info.status == "FINISHED" and "unsplittable classes left out: 1 'Alfalfa'" in run.data.params["split"]
     assert run.data.metrics["leakage_test_pixels_in_train_windows"] == 0
     assert run.data.metrics["leakage_test_in_train_window"] == 0.0
+
+
+@needs_shared
+def test_enmap_scene_set_with_its_published_split(tmp_path, store, monkeypatch):
+    """`hsframe run --dataset enmap_potsdam`: the 18 real tiles, the published 14 / 2 / 2 tile split, one epoch."""
+    import csv
+
+    import tifffile
+
+    enmap = SHARED / "hsi" / "enmap_potsdam"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "enmap_potsdam").symlink_to(enmap)  # the card's folder, $HSFRAME_DATA/enmap_potsdam
+    monkeypatch.setenv("HSFRAME_DATA", str(tmp_path / "data"))
+    want = {}
+    for subset, name in (("train", "train_files.csv"), ("val", "validation_files.csv"), ("test", "test_files.csv")):
+        with (enmap / name).open() as f:
+            masks = [row["mask"] for row in csv.DictReader(f)]
+        want[subset] = sum(int((tifffile.imread(enmap / m) > 0).sum()) for m in masks)
+    assert want == {"train": 3806, "val": 1206, "test": 660}  # Summary_train_val.csv's counts
+    out = tmp_path / "summary.json"
+    r = CliRunner().invoke(cli, ["run", "--model", "hybridsn", "--dataset", "enmap_potsdam", *SHORT, "--set", "train.epochs=1",
+                                 "--set", "train.checkpoint_dir=null", "--tracking-uri", store, "--summary-json", str(out)])
+    assert r.exit_code == 0, r.output
+    s = json.loads(out.read_text())
+    assert s["counts"] == want
+    assert [c["name"] for c in s["per_class"]][:2] == ["Roof", "Pavement"] and s["metrics"]["test_oa"] > 0.3
+    [run] = runs_of(store)
+    m = run.data.metrics
+    assert run.info.status == "FINISHED" and m["leakage_test_in_train_window"] == 0.0 and m["leakage_val_in_train_window"] == 0.0
+    assert run.data.params["split"].startswith("per file: 14 train / 2 val / 2 test tiles") and run.data.params["tiles"] == "18"

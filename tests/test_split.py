@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hsframe.data.split import stratified_split
+from hsframe.data.split import fixed_split, stratified_split
 from hsframe.errors import HsframeError
 
 
@@ -62,3 +62,21 @@ def test_fraction_outside_unit_interval(labels, fraction):
 def test_empty_label_map():
     with pytest.raises(HsframeError, match="no labeled pixel"):
         stratified_split(np.zeros((5, 5), int), NAMES, seed=0)
+
+
+def test_fixed_split_takes_a_validation_map(tmp_path):
+    """split.val_map: the validation pixels come from their own map, and every training-map pixel trains."""
+    from hsframe.splits import FixedSplit, SplitGrid
+
+    labels = np.tile(np.array([1, 2]), (6, 5))  # (6, 10), two classes in alternate columns
+    train, val, test = (np.where(np.arange(6)[:, None] == r, labels, 0) for r in (0, 1, 2))
+    for name, m in (("train", train), ("val", val), ("test", test)):
+        np.save(tmp_path / f"{name}.npy", m)
+    method = FixedSplit()
+    options = method.options({"train_map": str(tmp_path / "train.npy"), "test_map": str(tmp_path / "test.npy"),
+                              "val_map": str(tmp_path / "val.npy")})
+    split = method.split(SplitGrid(labels, ["a", "b"], (3, 3)), 0, options)
+    assert split.train.tolist() == list(range(10)) and split.val.tolist() == list(range(10, 20))
+    assert split.test.tolist() == list(range(20, 30)) and "val map 10 px" in split.description
+    with pytest.raises(HsframeError, match="labeled in both the validation and the training map"):
+        fixed_split(train, test, ["a", "b"], 0, 0.1, val_map=np.where(train > 0, train, val))

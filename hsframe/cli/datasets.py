@@ -106,17 +106,23 @@ def info_cmd(name: str) -> None:
     if card.data is not None:
         facts.append(("data", f"{card.data.file}" + (f" key {card.data.key}" if card.data.key else "")
                       + (f", scale {card.data.scale:g}" if card.data.scale else "")))
-    lab = f"{card.labels.file}" + (f" key {card.labels.key}" if card.labels.key else "")
-    if card.labels.encoding == "abundances":
-        thr = card.labels.purity_threshold
-        lab += f", argmax of abundances (purity threshold {thr if thr is not None else 'none'})"
-    if card.labels.remap is not None:
-        pairs = ", ".join(f"{k}->{v}" for k, v in card.labels.remap.items())
-        lab += f", stored values remapped {pairs} (others unlabeled)"
-    if card.labels.zero_label == "class":
-        facts.append(("labels", lab + f"; stored 0 is class 1 ({card.class_names[0]}), ids shifted by 1"))
-    else:
-        facts.append(("labels", lab + f"; {card.ignored_label} = unlabeled"))
+    if card.tiles is not None:
+        t = card.tiles
+        facts.append(("tiles", ", ".join(f"{k} {v}" for k, v in t.lists.items())
+                      + (f"; nodata {t.nodata:g}" if t.nodata is not None else "") + (f"; scale {t.scale:g}" if t.scale else "")
+                      + (f"; band statistics {t.band_stats}" if t.band_stats else "")))
+    if card.labels is not None:
+        lab = f"{card.labels.file}" + (f" key {card.labels.key}" if card.labels.key else "")
+        if card.labels.encoding == "abundances":
+            thr = card.labels.purity_threshold
+            lab += f", argmax of abundances (purity threshold {thr if thr is not None else 'none'})"
+        if card.labels.remap is not None:
+            pairs = ", ".join(f"{k}->{v}" for k, v in card.labels.remap.items())
+            lab += f", stored values remapped {pairs} (others unlabeled)"
+        if card.labels.zero_label == "class":
+            facts.append(("labels", lab + f"; stored 0 is class 1 ({card.class_names[0]}), ids shifted by 1"))
+        else:
+            facts.append(("labels", lab + f"; {card.ignored_label} = unlabeled"))
     if card.timestamps:
         facts.append(("timestamps", card.timestamps))
     if card.rgb_bands is not None:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # numpy and the data classes are only needed once a dataset i
     import numpy as np
 
     from hsframe.data.scene import Scene
+    from hsframe.data.scene_set import SceneSet
     from hsframe.data.series import FrameSeries
     from hsframe.data.volumes import LabeledVolume
 
@@ -184,6 +185,29 @@ class LabelSource(_Strict):
         return self
 
 
+class TileSource(_Strict):
+    """hsi scene sets: the published tile lists (CSV files with columns image,mask) and how to read the tiles."""
+
+    train: str = Field(description="CSV of the training tiles (image,mask paths relative to the dataset folder)")
+    val: str | None = Field(None, description="CSV of the validation tiles")
+    test: str | None = Field(None, description="CSV of the test tiles")
+    nodata: float | None = Field(None, description="stored value of missing data; default: each file's own (GeoTIFF GDAL_NODATA)")
+    scale: float | None = Field(None, gt=0, description="multiply stored values by this (e.g. 1e-4); not with band_stats")
+    band_stats: str | None = Field(None, description="CSV of published per-band mean,std (stored units) to standardize the bands "
+                                   "with; bands without statistics are dropped")
+
+    @model_validator(mode="after")
+    def _one_scaling(self) -> "TileSource":
+        if self.scale is not None and self.band_stats is not None:
+            raise ValueError("give scale or band_stats, not both: band_stats standardizes the stored values")
+        return self
+
+    @property
+    def lists(self) -> dict[str, str]:
+        """subset -> CSV file, for the lists given."""
+        return {k: v for k, v in (("train", self.train), ("val", self.val), ("test", self.test)) if v is not None}
+
+
 RGB = tuple[int, int, int]
 
 
@@ -202,8 +226,9 @@ class DatasetCard(_Strict):
     )
     files: list[FileEntry] = Field(min_length=1)
     cube: CubeSource | None = Field(None, description="hsi: the cube")
+    tiles: TileSource | None = Field(None, description="hsi scene sets: the tile lists, instead of cube and labels")
     data: DataSource | None = Field(None, description="sequence/volume: the frames or the volume")
-    labels: LabelSource
+    labels: LabelSource | None = Field(None, description="the labels; a scene set (tiles) takes them from its tile lists")
     timestamps: str | None = Field(None, description="sequence: one of the files, a JSON list of T dates")
     num_classes: int = Field(ge=1)
     class_names: list[str]
@@ -303,9 +328,12 @@ class DatasetCard(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"files lists a name twice: {names}")
         sources = [("cube", self.cube), ("data", self.data), ("labels", self.labels)]
+        if self.tiles is not None:
+            sources += [(f"tiles.{k}", v) for k, v in (*self.tiles.lists.items(), ("band_stats", self.tiles.band_stats))]
         for what, src in sources:
-            if src is not None and src.file not in names:
-                raise ValueError(f"{what}.file {src.file!r} is not one of the files: {names}")
+            file = src if isinstance(src, str) or src is None else src.file
+            if file is not None and file not in names:
+                raise ValueError(f"{what}{'' if isinstance(src, str) else '.file'} {file!r} is not one of the files: {names}")
         if self.timestamps is not None and self.timestamps not in names:
             raise ValueError(f"timestamps {self.timestamps!r} is not one of the files: {names}")
         if self.manual_download and not (self.download_instructions or "").strip():
@@ -321,8 +349,11 @@ class DatasetCard(_Strict):
         return self
 
     def _check_hsi(self) -> None:
-        if self.cube is None:
-            raise ValueError("kind hsi needs cube: {file, key, layout} (where the cube is)")
+        if self.tiles is not None:
+            if self.cube is not None or self.labels is not None:
+                raise ValueError("a scene set names its tiles in tiles (the lists give images and labels); drop cube and labels")
+        elif self.cube is None or self.labels is None:
+            raise ValueError("kind hsi needs cube: {file, key, layout} and labels: {file, key} (or tiles: a scene set's tile lists)")
         if self.data is not None:
             raise ValueError("data only applies to kind sequence or volume; a hyperspectral card names its cube in cube")
         if self.rgb_bands is None:
@@ -330,7 +361,7 @@ class DatasetCard(_Strict):
         bands = self.shape[2]
         if not all(0 <= b < bands for b in self.rgb_bands):
             raise ValueError(f"rgb_bands {list(self.rgb_bands)} must be 0-based band indices below {bands}")
-        if self.labels.remap is not None or self.labels.zero_label != "unlabeled":
+        if self.labels is not None and (self.labels.remap is not None or self.labels.zero_label != "unlabeled"):
             which = "remap" if self.labels.remap is not None else "zero_label"
             raise ValueError(f"labels.{which} only applies to kind sequence or volume; a hyperspectral label map "
                              "stores 0 = unlabeled and classes 1..K")
@@ -339,6 +370,10 @@ class DatasetCard(_Strict):
 
     def _check_series_or_volume(self) -> None:
         kind = self.kind
+        if self.tiles is not None:
+            raise ValueError(f"tiles only applies to kind hsi, not {kind}")
+        if self.labels is None:
+            raise ValueError(f"kind {kind} needs labels: {{file, key}}")
         if self.data is None:
             what = "frames (T, H, W[, C])" if kind == "sequence" else "volume"
             raise ValueError(f"kind {kind} needs data: {{file, key}} (where the {what} are)")
@@ -692,7 +727,9 @@ def load_dataset(card: DatasetCard | str, *, root: Path | None = None, **options
     """
     if isinstance(card, str):
         card = get_card(card)
-    if card.kind == "hsi":
+    if card.kind == "hsi" and card.tiles is not None and not options:
+        return load_scene_set(card, root=root)
+    if card.kind == "hsi" and card.tiles is None:
         return load_scene(card, root=root, **options)
     if options:
         raise HsframeError(
@@ -702,6 +739,40 @@ def load_dataset(card: DatasetCard | str, *, root: Path | None = None, **options
     if card.kind == "sequence":
         return load_frame_series(card, root=root)
     return load_labeled_volume(card, root=root)
+
+
+def load_scene_set(card: DatasetCard | str, *, root: Path | None = None) -> "SceneSet":
+    """Open a downloaded scene set (a card with ``tiles``): every tile its lists name, with the published split.
+
+    Raises:
+        HsframeError: a list or a tile missing (named), tiles of different band counts, a list with an unknown
+            column, or tiles not of the card's band count.
+    """
+    from hsframe.data.scene_set import open_tile_set
+    from hsframe.data.tile_lists import read_pairs_csv
+
+    card, folder = _files_of(card, "hsi", root)
+    tiles = card.tiles
+    assert tiles is not None
+    pairs, subsets = [], {}
+    for subset, csv_file in tiles.lists.items():
+        for image, labels in read_pairs_csv(folder / csv_file):
+            if labels is None:
+                raise HsframeError(f"dataset '{card.name}': tile list {folder / csv_file} has no mask column; the card's lists "
+                                   "must name each tile's labels")
+            pairs.append((image, labels))
+            subsets[image.name] = subset
+    try:
+        data = open_tile_set(pairs, name=card.name, class_names=list(card.class_names), nodata=tiles.nodata, scale=tiles.scale,
+                             band_stats=folder / tiles.band_stats if tiles.band_stats else None, subsets=subsets,
+                             stored_bands=card.shape[2])
+    except HsframeError as exc:
+        raise _reader_error(card, exc) from None
+    _check_labels(card, data.labels, folder)
+    data.class_names = list(card.class_names)
+    data.palette = [tuple(c) for c in card.palette]
+    data.rgb_bands = tuple(card.rgb_bands) if card.rgb_bands else None  # type: ignore[assignment]
+    return data
 
 
 def _files_of(card: DatasetCard | str, kind: str, root: Path | None) -> tuple[DatasetCard, Path]:

@@ -34,6 +34,35 @@ def _open_scene(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any
                               purity_threshold=d.purity_threshold, nan_fill=d.nan_fill)
 
 
+def _open_tiles(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
+    from hsframe.data.scene_set import open_tile_set
+
+    return open_tile_set(tile_pairs(path, d.labels), name=path.name)
+
+
+def tile_pairs(path: Path, labels: str | None) -> list[tuple[Path, Path | None]]:
+    """The (image, labels) pairs of a tile set: a CSV's rows, or the same-named files of an images and a labels folder.
+
+    A folder holds ``images/`` and ``labels/``; a folder of images takes its labels folder from ``labels`` (data.labels).
+    """
+    from hsframe.data.io import supported_suffixes
+    from hsframe.data.tile_lists import read_pairs_csv
+
+    if path.is_file():
+        if labels is not None:
+            raise HsframeError(f"data.labels does not apply to the tile list {path}: its mask column names each tile's labels")
+        return read_pairs_csv(path)
+    images, label_dir = (path, Path(labels).expanduser()) if labels is not None else (path / "images", path / "labels")
+    if not images.is_dir() or not label_dir.is_dir():
+        raise HsframeError(f"data.layout=tiles reads a folder holding images/ and labels/ (same file names), an images folder "
+                           f"with data.labels=LABELS_FOLDER, or a tile-list CSV; {path} is none of them")
+    suffixes = tuple(supported_suffixes())
+    files = sorted(f for f in images.iterdir() if f.is_file() and f.name.lower().endswith(suffixes) and not f.name.startswith("."))
+    if not files:
+        raise HsframeError(f"the tile folder {images} holds no image file ({', '.join(suffixes)})")
+    return [(f, label_dir / f.name) for f in files]
+
+
 def _open_volumes(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
     from hsframe.data import volume_readers
 
@@ -54,6 +83,7 @@ def _open_frames(path: Path, d: DataConfig, label_options: dict[str, Any]) -> An
 
 LAYOUTS: dict[str, FileLayout] = {
     "scene": FileLayout("hsi", _open_scene, label_options=False),
+    "tiles": FileLayout("hsi", _open_tiles, label_options=False),
     "volumes": FileLayout("volume", _open_volumes),
     "dense": FileLayout("volume", _open_dense, needs_labels=True),
     "frames": FileLayout("sequence", _open_frames, needs_labels=True),
@@ -75,11 +105,17 @@ def resolve_dataset(cfg: RunConfig, plugins: Plugins) -> DatasetSpec:
 
 
 def file_layout(cfg: RunConfig, path: Path) -> str:
-    """``data.layout``, or from the path when "auto": a folder holds volumes, NIfTI is dense, else a scene."""
+    """``data.layout``, or from the path when "auto": a folder with images/ and labels/ (or with a labels folder
+    given), or a CSV, holds tiles; another folder volumes; NIfTI is dense; else a scene."""
     if cfg.data.layout != "auto":
         return cfg.data.layout
+    if path.is_dir() and ((path / "images").is_dir() and (path / "labels").is_dir()
+                          or cfg.data.labels is not None and Path(cfg.data.labels).expanduser().is_dir()):
+        return "tiles"
     if path.is_dir():
         return "volumes"
+    if path.suffix.lower() == ".csv":
+        return "tiles"
     if path.name.lower().endswith((".nii", ".nii.gz")):
         return "dense"
     return "scene"
@@ -90,7 +126,7 @@ def file_dataset(cfg: RunConfig, path: Path) -> DatasetSpec:
     d = cfg.data
     name = file_layout(cfg, path)
     layout = LAYOUTS[name]
-    if path.is_dir() and name != "volumes":
+    if path.is_dir() and name not in ("volumes", "tiles"):
         raise HsframeError(f"data.layout={name} reads a file, but {path} is a folder (a folder of class sub-folders "
                            "is read with data.layout=volumes)")
     if not layout.label_options and (d.label_remap is not None or d.zero_label != "unlabeled"):

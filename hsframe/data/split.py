@@ -683,6 +683,7 @@ def fixed_split(
     val_fraction: float,
     remap: dict[int, int] | None = None,
     labels: np.ndarray | None = None,
+    val_map: np.ndarray | None = None,
 ) -> Split:
     """Split given by published training and test label maps (e.g. spatially disjoint benchmarks).
 
@@ -704,6 +705,8 @@ def fixed_split(
             ``info`` then counts training-map pixels that are unlabeled (``train_unlabeled_in_gt``)
             or of another class (``train_disagree_with_gt``) in it, and likewise for the test map
             (``test_unlabeled_in_gt``, ``test_disagree_with_gt``). Nothing fails on a mismatch.
+        val_map: optional ``(H, W)`` validation map (remapped like the others): its pixels are the
+            validation subset, and every training-map pixel trains (``val_fraction`` is then unused).
 
     Raises ``HsframeError`` when a pixel is labeled in both maps, or a class has test pixels but no
     training pixel (a wrong remap shows up that way). A class absent from both maps is skipped.
@@ -722,8 +725,12 @@ def fixed_split(
     if labels is not None and np.shape(labels) != (h, w):
         raise HsframeError(f"the ground truth has shape {np.shape(labels)}, the split maps {(h, w)}: they must match")
     n_cls = len(class_names)
+    if val_map is not None and np.shape(val_map) != (h, w):
+        raise HsframeError(f"the validation map is {np.shape(val_map)}, the training map {(h, w)}: they must match")
     if remap:
         train_map, test_map = _apply_remap([train_map, test_map], remap, n_cls)
+        if val_map is not None:
+            [val_map] = _apply_remap([np.asarray(val_map)], remap, n_cls)
     if derived_test:
         # The rest of the ground truth: labeled there and not a training-map pixel.
         test_map = np.where(train_map > 0, 0, np.asarray(labels))
@@ -737,9 +744,24 @@ def fixed_split(
             f"{len(both)} pixels are labeled in both the training and the test map (first at row {r}, "
             f"column {c}): the maps must not overlap; check that the right pair of files is given"
         )
+    va = None if val_map is None else np.asarray(val_map).reshape(-1).astype(np.int64)
+    if va is not None:
+        _check_class_ids(va, n_cls, "validation map")
+        for other, m in (("training", tr), ("test", te)):
+            both = np.flatnonzero((va > 0) & (m > 0))
+            if len(both):
+                r, c = divmod(int(both[0]), w)
+                raise HsframeError(f"{len(both)} pixels are labeled in both the validation and the {other} map (first at row {r}, "
+                                   f"column {c}): the maps must not overlap")
     rng = np.random.default_rng(seed)
     train, val = [], []
     for k in range(1, n_cls + 1):
+        if va is not None:  # the validation map gives the validation pixels: every training-map pixel trains
+            train.append(np.flatnonzero(tr == k))
+            val.append(np.flatnonzero(va == k))
+            if not len(train[-1]) and (te == k).any():
+                raise HsframeError(f"class {k} '{class_names[k - 1]}' has test pixels but no training pixel in the training map")
+            continue
         idx = np.flatnonzero(tr == k)
         if len(idx) == 0:
             n_test = int((te == k).sum())
@@ -754,7 +776,7 @@ def fixed_split(
         n_val = min(int(round(val_fraction * len(idx))), len(idx) - 1)
         val.append(idx[:n_val])
         train.append(idx[n_val:])
-    if not train:
+    if not train or not len(np.concatenate(train)):
         raise HsframeError("the training map has no labeled pixel (all zeros): nothing to train on")
     test = np.flatnonzero(te > 0)
     if len(test) == 0:
@@ -766,8 +788,9 @@ def fixed_split(
             "(the checkpoint is chosen on validation OA)"
         )
     info: dict[str, int] = {}
+    held = f"val {val_fraction:g} of them per class" if va is None else f"val map {len(parts[1])} px"
     desc = (
-        f"fixed maps: {int((tr > 0).sum())} training-map px (val {val_fraction:g} of them per class), "
+        f"fixed maps: {int((tr > 0).sum())} training-map px ({held}), "
         f"{len(test)} test px"
         + (" (the rest of the ground truth)" if derived_test else "")
         + (f", class ids remapped {dict(remap)}" if remap else "")

@@ -10,15 +10,16 @@ from typing import Callable
 from hsframe.hookspecs import hookimpl
 from hsframe.splits.base import SplitGrid, SplitMethod, SplitOptions
 from hsframe.splits.blocks import BlockSplit
+from hsframe.splits.files import FilesSplit
 from hsframe.splits.fixed import FixedSplit
 from hsframe.splits.random import RandomSplit
 
-__all__ = ["builtin_splits", "SplitGrid", "SplitMethod", "SplitOptions", "RandomSplit", "BlockSplit", "FixedSplit"]
+__all__ = ["builtin_splits", "SplitGrid", "SplitMethod", "SplitOptions", "RandomSplit", "BlockSplit", "FixedSplit", "FilesSplit"]
 
 
 def builtin_splits() -> dict[str, SplitMethod]:
     """The built-in methods by name (what a check made while the plugins load can use)."""
-    return {m.name: m for m in (RandomSplit(), BlockSplit(), FixedSplit())}
+    return {m.name: m for m in (RandomSplit(), BlockSplit(), FixedSplit(), FilesSplit())}
 
 
 @hookimpl

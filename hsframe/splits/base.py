@@ -36,6 +36,10 @@ class SplitGrid:
         independent: the elements share nothing and have no neighbours (a set of volumes), so
             there is no space to cut into blocks.
         unit: what an element is, for messages ("pixels", "voxels", "volumes", "windows").
+        groups: for a scene set, the tile (index into ``group_names``) of every element, -1 where
+            none (the gaps between tiles); None for one scene.
+        group_names: the tiles' names (image file names).
+        group_subsets: a published split of the tiles, name -> "train" | "val" | "test".
     """
 
     labels: "np.ndarray"
@@ -43,6 +47,9 @@ class SplitGrid:
     window: tuple[int, ...]
     independent: bool = False
     unit: str = "pixels"
+    groups: "np.ndarray | None" = None
+    group_names: tuple[str, ...] = ()
+    group_subsets: "dict[str, str] | None" = None
 
 
 class SplitMethod:

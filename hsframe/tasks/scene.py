@@ -28,15 +28,19 @@ PREPROCESSOR_FILE = "preprocessor.safetensors"
 
 def feature_bands(cfg: RunConfig, scene: Scene) -> int:
     """How many bands the model sees: PCA components, or the bands left after removal."""
+    return band_count(cfg, scene.shape[2], scene.name)
+
+
+def band_count(cfg: RunConfig, bands: int, name: str) -> int:
+    """How many of ``bands`` the model sees (PCA components, or the bands left after removal) for dataset ``name``."""
     from hsframe.data.preprocess import parse_band_list
 
-    bands = scene.shape[2]
     kept = bands - len(parse_band_list(cfg.data.remove_bands, bands))
     if kept < 1:
-        raise HsframeError(f"data.remove_bands removes all {bands} bands of '{scene.name}'")
+        raise HsframeError(f"data.remove_bands removes all {bands} bands of '{name}'")
     k = cfg.data.pca_components
     if k is not None and k > kept:
-        raise HsframeError(f"data.pca_components {k} is more than the {kept} bands of '{scene.name}'; use at most {kept}")
+        raise HsframeError(f"data.pca_components {k} is more than the {kept} bands of '{name}'; use at most {kept}")
     return k or kept
 
 
