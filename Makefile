@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: install run lint test temporal-comparison clean
+.PHONY: install run lint test temporal-comparison zoo-comparison clean
 
 $(STAMP): pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: install
 # experiments/temporal/README.md: 5 convolution families x 2 datasets x 3 seeds, then the table.
 temporal-comparison: install
 	$(BIN)/python experiments/temporal/run.py
+
+zoo-comparison: install
+	$(BIN)/python experiments/zoo/run.py
 
 clean:
 	rm -rf $(VENV) mlflow.db mlflow.db.lock optuna.db mlartifacts checkpoints
