@@ -35,6 +35,7 @@ from hsframe.data.io import (
     supported_suffixes,
     to_nm,
 )
+from hsframe.data.io.source import physical_memory
 from hsframe.data.labels import whole_label_values
 from hsframe.data.lazy_cube import LAZY_ABOVE, LazyCube, count_nonfinite
 from hsframe.data.pixels import PixelOrder, abundance_labels, pixels_to_cube, sum_range, sums_about_one
@@ -453,9 +454,7 @@ def _read_cube(
     else:
         perm = _cube_perm(arr, src, title, path, requested, spatial, meta)
     counts = {"nan": 0, "inf": 0}
-    lazy = files is not None and requested not in PIXEL_MATRIX and (
-        out_of_core is True or (out_of_core == "auto" and math.prod(arr.shape) * 4 > LAZY_ABOVE))
-    if lazy:
+    if files is not None and requested not in PIXEL_MATRIX and _stays_in_file(arr, perm, out_of_core):
         cube = LazyCube(arr, perm, None, files.pop_all())  # type: ignore[union-attr]
         try:
             if arr.dtype.kind not in "biu":  # integers cannot hold NaN
@@ -485,6 +484,16 @@ def _read_cube(
         cube = pixels_to_cube(cube, *hw, pixel_order, bands_first=False)
     _check_nonfinite(counts, cube, where, nan_fill, meta)
     return cube
+
+
+def _stays_in_file(arr: Array, perm: tuple[int, ...], out_of_core: bool | Literal["auto"]) -> bool:
+    """Whether a 3-D cube is read out of core: asked for (or "auto" and over ``LAZY_ABOVE`` bytes as float32), its format
+    reads parts of the file, and its per-pixel maps (int64 labels, features) fit in memory; a header claiming more
+    pixels than that is left to the in-memory reader, which refuses it before allocating anything."""
+    h, w, b = (int(arr.store.shape[p]) for p in perm)
+    ram = physical_memory()
+    wanted = out_of_core is True or (out_of_core == "auto" and h * w * b * 4 > LAZY_ABOVE)
+    return wanted and arr.partial and (ram is None or h * w * 12 <= ram)
 
 
 def _check_nonfinite(counts: dict[str, int], cube: Any, where: str, nan_fill: float | None, meta: dict[str, Any],

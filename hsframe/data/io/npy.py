@@ -33,7 +33,7 @@ class NpyFormat(FileFormat):
     def open(self, path: Path) -> Iterator[Source]:
         _check_size(path)
         store = np.load(path, mmap_mode="r", allow_pickle=False)
-        yield Source(self.name, {"": Array(store, tuple(range(store.ndim)))}, named=False)
+        yield Source(self.name, {"": Array(store, tuple(range(store.ndim)), partial=True)}, named=False)
         del store
 
 
