@@ -153,7 +153,8 @@ def test_a_run_out_of_core_equals_the_run_in_memory(tmp_path: Path, fmt: str, sm
     logged = {how: {k: v for k, v in client.get_run(s["run_id"]).data.metrics.items() if not k.endswith("_seconds")}
               for how, s in summaries.items()}
     # The same features (PCA fit, projection), split and training: every loss and count to the last digit.
-    assert logged["true"] == logged["false"] and {"pca_explained_variance", "train_loss", "leakage_test_pixels_in_train_windows"} <= set(logged["true"])
+    assert logged["true"] == logged["false"]
+    assert {"pca_explained_variance", "train_loss", "leakage_test_pixels_in_train_windows"} <= set(logged["true"])
 
 
 @pytest.mark.parametrize("damage", ["truncated", "too long"])

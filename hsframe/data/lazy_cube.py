@@ -10,6 +10,7 @@ memory stays one block, whatever the cube's size.
 from __future__ import annotations
 
 import math
+import mmap
 from contextlib import ExitStack
 from typing import Any, Callable, Iterator
 
@@ -44,6 +45,7 @@ class LazyCube:
         self.nan_fill = nan_fill
         self._files = files
         self.shape: tuple[int, int, int] = tuple(int(arr.store.shape[p]) for p in perm)  # type: ignore[assignment]
+        self._mapping = _file_mapping(arr.store)
 
     @property
     def size(self) -> int:
@@ -67,6 +69,10 @@ class LazyCube:
             block = np.asarray(self._store[tuple(index)]).transpose(self._perm).astype(np.float32)
         if self.nan_fill is not None:
             block[~np.isfinite(block)] = self.nan_fill
+        if self._mapping is not None:
+            # The block is a copy: drop the file's pages from this process (they stay in the page cache), or a memmap read
+            # end to end would count the whole file in the process's resident memory.
+            self._mapping.madvise(mmap.MADV_DONTNEED)
         return block
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -85,6 +91,16 @@ class LazyCube:
         """The whole cube in memory (what an out-of-core cube avoids; for small cubes and tools that need it)."""
         out = np.concatenate([block for _, _, block in row_blocks(self)]) if self.shape[0] else self.rows(0, 0)
         return out if dtype is None else out.astype(dtype)
+
+
+def _file_mapping(store: Any) -> mmap.mmap | None:
+    """The ``mmap`` behind a memmap store (``.npy``, ENVI), or None (an h5py dataset reads through its own buffers)."""
+    while store is not None:
+        found = getattr(store, "_mmap", None)
+        if isinstance(found, mmap.mmap) and hasattr(found, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            return found
+        store = getattr(store, "base", None)
+    return None
 
 
 def rows_per_block(cube: Any) -> int:
