@@ -28,17 +28,18 @@ CLASSES, LABELED_PER_SIDE = 5, 50
 
 
 def write_scene(folder: Path, size: int, bands: int) -> tuple[Path, Path]:
-    """``cube.npy`` (size x size x bands float32, written 50 rows at a time) and ``labels.npy``."""
+    """``cube.npy`` (size x size x bands float32, written 10 rows at a time) and ``labels.npy``."""
     rng = np.random.default_rng(0)
     spectra = np.cumsum(rng.normal(0, 0.05, (CLASSES, bands)), axis=1).astype(np.float32) + 0.5
     region = (np.arange(size) * CLASSES // size)  # class of each image row
-    cube = np.lib.format.open_memmap(folder / "cube.npy", "w+", np.float32, (size, size, bands))
-    for lo in range(0, size, 50):
-        hi = min(lo + 50, size)
-        noise = rng.normal(0, 0.1, (hi - lo, size, bands)).astype(np.float32)
-        cube[lo:hi] = spectra[region[lo:hi]][:, None, :] + noise
-    cube.flush()
-    del cube
+    # Plain writes, 10 rows at a time: this process stays small, and a child's ru_maxrss starts from its parent's
+    # (Linux carries the parent's peak into a vfork'ed child), so a memmap written here would count in the child.
+    with open(folder / "cube.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (size, size, bands)})
+        for lo in range(0, size, 10):
+            hi = min(lo + 10, size)
+            noise = rng.normal(0, 0.1, (hi - lo, size, bands)).astype(np.float32)
+            fh.write((spectra[region[lo:hi]][:, None, :] + noise).tobytes())
     labels = np.zeros((size, size), np.int64)
     step = max(1, size // LABELED_PER_SIDE)
     labels[::step, ::step] = (region[::step] + 1)[:, None]
