@@ -50,6 +50,10 @@ class DataConfig(_Section):
     palette: list[tuple[int, int, int]] | None = Field(None, description="RGB (0-255) of classes 1..K in maps")
     nan_fill: float | None = Field(None, allow_inf_nan=False,
                                    description="replace NaN/Inf in the cube with this finite value (else they are an error)")
+    out_of_core: bool | Literal["auto"] = Field(
+        "auto", description="leave the scene's cube in its file (.npy/ENVI memmap, HDF5 dataset) and read it in blocks of rows: "
+        "PCA is fitted on the training pixels (at most 100,000, a seeded sample) and the cube projected block by block; "
+        "auto: when the cube would take more than 1 GiB as float32")
     strict_labels: bool = Field(False, description="refuse label ids other than 1..K (e.g. 1, 2, 1000) instead of renumbering "
                                 "them as classes 1..K with the original ids kept for maps (hsframe run --strict-labels)")
     remove_bands: list[int] | str | None = Field(None, description="0-based bands to drop, e.g. [0, 1] or '103-107,149-162'")

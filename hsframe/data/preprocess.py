@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,8 +106,21 @@ class Preprocessor:
             if value is not None and (tuple(value.shape) != shape or not value.is_floating_point()):
                 raise ValueError(f"'{name}' has shape {tuple(value.shape)} ({value.dtype}); the fitted state needs {shape}, floating point")
 
-    def transform(self, cube: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
-        x = torch.as_tensor(cube, device=device)
+    def transform(self, cube: Any, device: torch.device | str = "cpu") -> torch.Tensor:
+        """``(H, W, B)`` cube (ndarray, tensor or out-of-core :class:`~hsframe.data.lazy_cube.LazyCube`) -> ``(K, H, W)``
+        float32 features on ``device``, projected a block of image rows at a time (at most ``CHUNK_BYTES`` of
+        input), so memory is the features plus one block; a cube within one block is projected at once."""
+        from hsframe.data.lazy_cube import row_blocks
+
+        h, w, _ = cube.shape
+        out = torch.empty((self.out_bands, h, w), dtype=torch.float32, device=device)
+        for lo, hi, block in row_blocks(cube):
+            out[:, lo:hi] = self._project(block, device)
+        return out
+
+    def _project(self, block: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
+        """``(rows, W, B)`` -> ``(K, rows, W)``."""
+        x = torch.as_tensor(block, device=device)
         h, w, _ = x.shape
         flat = x.reshape(h * w, -1)[:, self.keep.to(device)].float() - self.mean.to(device)
         if self.band_std is not None:
@@ -114,7 +128,7 @@ class Preprocessor:
         if self.components is not None:
             flat = flat @ self.components.to(device)
         flat = (flat - self.scale_mean.to(device)) / self.scale_std.to(device)
-        return flat.T.reshape(-1, h, w).contiguous()
+        return flat.T.reshape(-1, h, w)
 
 
 def fit_preprocessor(

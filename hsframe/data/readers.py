@@ -8,12 +8,14 @@ type and byte order, via ``spectral``), HDF5 (``.h5``/``.hdf5``), ``.npy``/``.np
 
 Memory: HDF5, ENVI and ``.npy`` are read lazily and converted one slab at a time into the single
 output array, so peak memory stays about one cube. ``.mat`` v5, ``.npz`` members and TIFF have no
-partial reads in their libraries and are loaded whole first.
+partial reads in their libraries and are loaded whole first. With ``out_of_core`` a 3-D cube is not
+loaded at all: it stays in its file as a :class:`~hsframe.data.lazy_cube.LazyCube`.
 """
 from __future__ import annotations
 
 import math
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +35,9 @@ from hsframe.data.io import (
     supported_suffixes,
     to_nm,
 )
+from hsframe.data.io.source import physical_memory
 from hsframe.data.labels import whole_label_values
+from hsframe.data.lazy_cube import LAZY_ABOVE, LazyCube, count_nonfinite
 from hsframe.data.pixels import PixelOrder, abundance_labels, pixels_to_cube, sum_range, sums_about_one
 from hsframe.data.scene import Scene
 from hsframe.errors import HsframeError, folded_warnings, one_line
@@ -88,6 +92,7 @@ def read_array(
     spatial_shape: tuple[int, int] | None = None,
     pixel_order: PixelOrder = "F",
     nan_fill: float | None = None,
+    out_of_core: bool | Literal["auto"] = False,
 ) -> ArrayFile:
     """Read one array of any file a registered format (built-in or plugin) reads.
 
@@ -108,6 +113,9 @@ def read_array(
             settles the cube's axis order, and shapes pixel matrices (cube and abundances).
         pixel_order: "F" (pixel ``row + H * column``, MATLAB) or "C" (``row * W + column``).
         nan_fill: value for NaN/Inf cube values; None makes them an error.
+        out_of_core: True leaves a 3-D cube in its file (``data`` is then a
+            :class:`~hsframe.data.lazy_cube.LazyCube`, read a block of rows at a time); "auto" does so when
+            the cube would take more than ``LAZY_ABOVE`` bytes as float32; a pixel matrix is always loaded.
 
     Raises:
         HsframeError: missing, unsupported, truncated or corrupt file; missing or ambiguous key;
@@ -121,8 +129,10 @@ def read_array(
     if pixel_order not in ("F", "C"):
         raise HsframeError(f"pixel_order must be 'F' or 'C' (data.pixel_order), got {pixel_order!r}")
     fmt = detect_format(path)
+    files = ExitStack()  # an out-of-core cube takes it over: its file stays open as long as the cube lives
     try:
-        with fmt.open(path) as src:
+        with files:
+            src = files.enter_context(fmt.open(path))
             name = _select_key(src, key, kind, path, axis_order, spatial_shape)
             arr = src.arrays[name]
             meta: dict[str, Any] = {
@@ -148,7 +158,8 @@ def read_array(
             elif kind == "abundances":
                 data = _read_abundances(src, fmt.title, arr, path, name, spatial_shape, pixel_order, meta)
             else:
-                data = _read_cube(src, fmt.title, arr, path, name, axis_order, spatial_shape, pixel_order, nan_fill, meta)
+                data = _read_cube(src, fmt.title, arr, path, name, axis_order, spatial_shape, pixel_order, nan_fill, meta,
+                                  out_of_core, files)
                 if meta["wavelengths"] is None and src.named:
                     meta["wavelengths"] = _companion_wavelengths(src, arr, data.shape[-1])
     except HsframeError:
@@ -185,6 +196,7 @@ def open_scene(
     class_names: list[str] | None = None,
     nan_fill: float | None = None,
     name: str | None = None,
+    out_of_core: bool | Literal["auto"] = False,
 ) -> Scene:
     """Build a :class:`Scene` from a cube file and an optional label file (may be the same file).
 
@@ -197,6 +209,7 @@ def open_scene(
     ENVI class names, else ``class <id>`` for each id the labels hold (ids other than 1..K are
     renumbered by the :class:`Scene`; abundances name all K). The name defaults to the cube
     file's stem. ``Scene.nonfinite_replaced`` counts the NaN/Inf values ``nan_fill`` replaced.
+    ``out_of_core`` (see :func:`read_array`): the scene's cube stays in its file.
     """
     if purity_threshold is not None and labels_encoding != "abundances":
         raise HsframeError("purity_threshold only applies to abundance labels (data.labels_encoding=abundances)")
@@ -209,7 +222,7 @@ def open_scene(
         labels_file = read_array(labels_path, key=labels_key, kind="labels")
     spatial = shape or (tuple(labels_file.data.shape) if labels_file is not None else None)
     cube_file = read_array(cube_path, key=cube_key, kind="cube", axis_order=axis_order, spatial_shape=spatial,  # type: ignore[arg-type]
-                           pixel_order=pixel_order, nan_fill=nan_fill)
+                           pixel_order=pixel_order, nan_fill=nan_fill, out_of_core=out_of_core)
     cube = cube_file.data
     if shape is not None and tuple(shape) != cube.shape[:2]:
         raise HsframeError(f"data.shape {list(shape)} does not match the cube {cube.shape} read from {cube_path}: data.shape "
@@ -413,8 +426,15 @@ def _read_cube(
     pixel_order: PixelOrder,
     nan_fill: float | None,
     meta: dict[str, Any],
-) -> np.ndarray:
-    """``(H, W, B)`` float32, converted slab by slab; NaN/Inf counted, and replaced if ``nan_fill``."""
+    out_of_core: bool | Literal["auto"] = False,
+    files: ExitStack | None = None,
+) -> np.ndarray | LazyCube:
+    """``(H, W, B)`` float32, converted slab by slab; NaN/Inf counted, and replaced if ``nan_fill``.
+
+    Out of core (a 3-D cube and ``out_of_core`` True, or "auto" and above ``LAZY_ABOVE`` bytes), the cube
+    stays in its file, which ``files`` holds open: the values are counted in one pass here, and each block
+    is converted (and filled) when read.
+    """
     where = f"{path}{_key_text(name)}"
     if requested in PIXEL_MATRIX:
         hw = _matrix_image(arr.shape, where, requested, spatial)
@@ -434,6 +454,18 @@ def _read_cube(
     else:
         perm = _cube_perm(arr, src, title, path, requested, spatial, meta)
     counts = {"nan": 0, "inf": 0}
+    if files is not None and requested not in PIXEL_MATRIX and _stays_in_file(arr, perm, out_of_core):
+        cube = LazyCube(arr, perm, None, files.pop_all())  # type: ignore[union-attr]
+        try:
+            if arr.dtype.kind not in "biu":  # integers cannot hold NaN
+                counts["nan"], counts["inf"] = count_nonfinite(cube)
+        except BaseException:
+            cube.close()
+            raise
+        cube.nan_fill = nan_fill
+        meta["out_of_core"] = True
+        _check_nonfinite(counts, cube, where, nan_fill, meta, cube.close)
+        return cube
 
     def fix(block: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(block)
@@ -450,8 +482,27 @@ def _read_cube(
     cube = materialize(arr, perm, np.float32, fix=None if arr.dtype.kind in "biu" else fix)
     if requested in PIXEL_MATRIX:
         cube = pixels_to_cube(cube, *hw, pixel_order, bands_first=False)
+    _check_nonfinite(counts, cube, where, nan_fill, meta)
+    return cube
+
+
+def _stays_in_file(arr: Array, perm: tuple[int, ...], out_of_core: bool | Literal["auto"]) -> bool:
+    """Whether a 3-D cube is read out of core: asked for (or "auto" and over ``LAZY_ABOVE`` bytes as float32), its format
+    reads parts of the file, and its per-pixel maps (int64 labels, features) fit in memory; a header claiming more
+    pixels than that is left to the in-memory reader, which refuses it before allocating anything."""
+    h, w, b = (int(arr.store.shape[p]) for p in perm)
+    ram = physical_memory()
+    wanted = out_of_core is True or (out_of_core == "auto" and h * w * b * 4 > LAZY_ABOVE)
+    return wanted and arr.partial and (ram is None or h * w * 12 <= ram)
+
+
+def _check_nonfinite(counts: dict[str, int], cube: Any, where: str, nan_fill: float | None, meta: dict[str, Any],
+                     on_error: Any = None) -> None:
+    """Refuse NaN/Inf values without ``nan_fill`` (after ``on_error()``, e.g. closing the file); else record how many were replaced."""
     total = counts["nan"] + counts["inf"]
     if total and nan_fill is None:
+        if on_error is not None:
+            on_error()
         raise HsframeError(
             f"the cube in {where} holds {total} non-finite values ({counts['nan']} NaN, "
             f"{counts['inf']} Inf; {100 * total / cube.size:.3g}% of {cube.size}). Set data.nan_fill "
@@ -459,7 +510,6 @@ def _read_cube(
         )
     if total:
         meta["nonfinite_replaced"], meta["nan_fill"] = total, float(nan_fill)  # type: ignore[arg-type]
-    return cube
 
 
 def _matrix_image(shape: tuple[int, ...], where: str, layout: str, spatial: tuple[int, int] | None) -> tuple[int, int]:

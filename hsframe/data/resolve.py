@@ -31,7 +31,7 @@ def _open_scene(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any
 
     return readers.open_scene(path, d.labels, cube_key=d.cube_key, labels_key=d.labels_key, axis_order=d.axis_order,
                               pixel_order=d.pixel_order, shape=d.shape, labels_encoding=d.labels_encoding,
-                              purity_threshold=d.purity_threshold, nan_fill=d.nan_fill)
+                              purity_threshold=d.purity_threshold, nan_fill=d.nan_fill, out_of_core=d.out_of_core)
 
 
 def _open_tiles(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:

@@ -17,7 +17,8 @@ class Scene(LabeledData):
 
     Attributes:
         name: dataset name (as registered).
-        cube: ``(H, W, B)`` float32 reflectance-like values.
+        cube: ``(H, W, B)`` float32 reflectance-like values: an array, or an out-of-core
+            :class:`~hsframe.data.lazy_cube.LazyCube` left in its file (``data.out_of_core``).
         labels: ``(H, W)`` int64 class ids; 0 means unlabeled, classes are 1..K.
         class_names: K names, ``class_names[k - 1]`` names class id ``k``.
         palette: K RGB colours (0-255) for maps, same order as ``class_names``.

@@ -27,11 +27,25 @@ class ValueRange:
     p99: float
 
     @classmethod
-    def of(cls, cube: np.ndarray) -> ValueRange:
-        flat = cube.reshape(-1)
-        sample = flat[:: max(1, flat.size // SAMPLE_VALUES)]
-        p1, p50, p99 = (float(v) for v in np.percentile(sample, [1, 50, 99]))
-        return cls(float(flat.min()), float(flat.max()), p1, p50, p99)
+    def of(cls, cube: Any) -> ValueRange:
+        """Of an array, or of an out-of-core cube read a block of rows at a time (the same values either way)."""
+        from hsframe.data.lazy_cube import LazyCube, row_blocks
+
+        if not isinstance(cube, LazyCube):
+            flat = cube.reshape(-1)
+            sample = flat[:: max(1, flat.size // SAMPLE_VALUES)]
+            p1, p50, p99 = (float(v) for v in np.percentile(sample, [1, 50, 99]))
+            return cls(float(flat.min()), float(flat.max()), p1, p50, p99)
+        step = max(1, cube.size // SAMPLE_VALUES)
+        lows, highs, parts = [], [], []
+        row = cube.shape[1] * cube.shape[2]
+        for lo, _, block in row_blocks(cube):
+            flat = block.reshape(-1)
+            lows.append(flat.min())
+            highs.append(flat.max())
+            parts.append(flat[(-lo * row) % step :: step])  # the values at flat offsets that are multiples of step
+        p1, p50, p99 = (float(v) for v in np.percentile(np.concatenate(parts), [1, 50, 99]))
+        return cls(float(min(lows)), float(max(highs)), p1, p50, p99)
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)

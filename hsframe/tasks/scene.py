@@ -101,14 +101,15 @@ class SceneTask(Task):
         return "train" if self.cfg.data.pca_fit == "train" else "all"
 
     def fit_samples(self, train: np.ndarray, device: "torch.device", recorder: "Recorder") -> Samples:
+        from hsframe.data.lazy_cube import fit_pixels as pixels_to_fit
         from hsframe.data.patches import PatchSource
         from hsframe.data.preprocess import fit_preprocessor, parse_band_list
         from hsframe.data.value_range import ValueRange
 
         d, scene = self.cfg.data, self.data
         b = scene.shape[2]
-        pixels = scene.cube.reshape(-1, b)
-        fit_pixels = pixels[train] if d.pca_fit == "train" else pixels
+        # An out-of-core cube gives at most FIT_PIXELS of them (seeded), read block by block.
+        fit_pixels = pixels_to_fit(scene.cube, train if d.pca_fit == "train" else None, self.cfg.seed)
         pre = fit_preprocessor(fit_pixels, d.pca_components, d.standardize, device,
                                remove_bands=parse_band_list(d.remove_bands, b), band_standardize=d.band_standardize,
                                whiten=d.whiten)

@@ -83,7 +83,7 @@ class EnviFormat(FileFormat):
         store = img.open_memmap(interleave=interleave, writable=False)  # native order: contiguous slabs
         yield Source(
             self.name,
-            {"": Array(store, _TO_HWB[interleave])},
+            {"": Array(store, _TO_HWB[interleave], partial=True)},
             named=False,
             layout="HWB",
             layout_firm=True,

@@ -39,7 +39,7 @@ def _open_hdf5(path: Path, fmt: str, matlab: bool) -> Iterator[Source]:
             if (cls.decode() if isinstance(cls, bytes) else str(cls)) == "char" or "MATLAB_empty" in obj.attrs:
                 return
             axes = tuple(range(len(obj.shape)))
-            arrays[name] = Array(obj, axes[::-1] if matlab else axes, attrs=dict(obj.attrs))
+            arrays[name] = Array(obj, axes[::-1] if matlab else axes, attrs=dict(obj.attrs), partial=True)
 
         f.visititems(visit)
         yield Source(fmt, arrays)

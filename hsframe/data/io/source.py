@@ -27,11 +27,14 @@ class Array:
         perm: maps the stored axes to the logical ones (``logical = store.transpose(perm)``): the
             reversal of MATLAB v7.3 arrays, or an ENVI interleave to ``(H, W, B)``.
         attrs: what the file stores beside the array (HDF5 attributes), e.g. its wavelengths.
+        partial: slicing ``store`` reads only that part of the file (a memmap, an h5py dataset), so a scene's
+            cube can stay in its file (``data.out_of_core``); False for arrays a library loads whole.
     """
 
     store: Any
     perm: tuple[int, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
+    partial: bool = False
 
     @property
     def shape(self) -> tuple[int, ...]:
