@@ -209,3 +209,35 @@ def test_images_folder_with_a_labels_folder_and_a_blocks_split(tmp_path):
     blocks = plugins.split("blocks")
     split = task.split(blocks, blocks.options({"train_fraction": 0.5, "block_size": 8}), 0)
     assert task.leakage(split)["test_in_train_window"] == 0.0 and len(split.grid.test) and len(split.grid.train)
+
+
+def test_tiles_the_user_names_leave_the_published_lists_in_force_for_the_rest(tmp_path):
+    """Naming only the training tiles keeps the published validation and test tiles (a published tile the user
+    moved to training stays there); no published list is replaced by 'every other tile'."""
+    import dataclasses
+
+    root = write_tile_set(tmp_path / "set")
+    cfg = RunConfig.model_validate({"data": {"dataset": str(root), "patch_size": 5, "pca_components": 4}})
+    from hsframe.data.resolve import load_dataset, resolve_dataset
+
+    plugins = get_plugins()
+    task = make_task(cfg, load_dataset(cfg, resolve_dataset(cfg, plugins)))
+    published = {"t0.tif": "train", "t1.tif": "train", "t2.tif": "val", "t3.tif": "test", "t4.tif": "test"}
+    task.grid = dataclasses.replace(task.grid, group_subsets=published)
+    files = plugins.split("files")
+    split = task.split(files, files.options({"train_files": ["t0.tif", "t3.tif"]}), 0)
+    subsets = {name: {task.tile_of(np.array([i]))[0] for i in getattr(split.grid, name)} for name in ("train", "val", "test")}
+    assert subsets == {"train": {0, 3}, "val": {2}, "test": {4}}  # t1 (published train, not named) is in no subset
+
+
+def test_a_tile_with_nan_is_read_with_data_nan_fill(tmp_path, store):
+    """A NaN refuses the set, with the advice to set data.nan_fill; with it the set trains (the advice works)."""
+    root = write_tile_set(tmp_path / "set")
+    cube = tifffile.imread(root / "images" / "t1.tif")
+    cube[0, 4, 4] = np.nan  # one value of a band that holds data (band 3 is the all-nodata one)
+    tifffile.imwrite(root / "images" / "t1.tif", cube, extratags=[(42113, "s", 0, "-32768", True)])
+    args = ["run", *tile_run_args(root), "--model", "conv3d", "--set", "eval.full_map=false", "--tracking-uri", store]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2 and "data.nan_fill" in r.output
+    r = CliRunner().invoke(cli, [*args, "--set", "data.nan_fill=0"])
+    assert r.exit_code == 0, r.output

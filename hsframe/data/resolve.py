@@ -37,7 +37,7 @@ def _open_scene(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any
 def _open_tiles(path: Path, d: DataConfig, label_options: dict[str, Any]) -> Any:
     from hsframe.data.scene_set import open_tile_set
 
-    return open_tile_set(tile_pairs(path, d.labels), name=path.name)
+    return open_tile_set(tile_pairs(path, d.labels), name=path.name, nan_fill=d.nan_fill)
 
 
 def tile_pairs(path: Path, labels: str | None) -> list[tuple[Path, Path | None]]:

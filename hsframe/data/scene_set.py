@@ -125,6 +125,7 @@ def open_tile_set(
     band_stats: Path | None = None,
     subsets: dict[str, str] | None = None,
     stored_bands: int | None = None,
+    nan_fill: float | None = None,
 ) -> SceneSet:
     """Read ``(image, labels)`` file pairs into a :class:`SceneSet`.
 
@@ -138,6 +139,8 @@ def open_tile_set(
             standardized with them; bands without statistics are dropped.
         subsets: a published split, tile name -> "train" | "val" | "test".
         stored_bands: the band count the tiles must have as stored (a card's shape), if known.
+        nan_fill: the value NaN / Inf cube values are replaced by when read (``data.nan_fill``); without
+            it a tile holding one is refused, as a single scene is.
     """
     from hsframe.data.readers import read_array
 
@@ -152,7 +155,8 @@ def open_tile_set(
     cubes, maps, missing_value, wavelengths = [], [], None, None
     for (image, labels), tile in zip(pairs, names):
         label_map = read_array(labels, kind="labels").data if labels is not None else None
-        cube_file = read_array(image, kind="cube", spatial_shape=label_map.shape if label_map is not None else None)
+        cube_file = read_array(image, kind="cube", spatial_shape=label_map.shape if label_map is not None else None,
+                               nan_fill=nan_fill)
         cube = cube_file.data
         if stored_bands is not None and cube.shape[2] != stored_bands:
             raise HsframeError(f"tile {image} has {cube.shape[2]} bands, but the dataset states {stored_bands}; the file may be "
@@ -170,6 +174,8 @@ def open_tile_set(
         cubes.append(cube)
         maps.append(label_map)
     fill = nodata if nodata is not None else missing_value
+    if fill is not None and np.isnan(fill):  # a NaN nodata: those values were replaced by data.nan_fill when read
+        fill = None
     notes: list[str] = []
     keep = np.ones(cubes[0].shape[2], bool)
     if fill is not None:

@@ -43,7 +43,7 @@ class FilesSplit(SplitMethod):
 
         names = list(grid.group_names)
         given = {"train": options.train_files, "val": options.val_files, "test": options.test_files}
-        published = grid.group_subsets if options.train_files is None else None
+        published = dict(grid.group_subsets or {})  # the card's published lists fill every subset not given
         subset_of: dict[str, str] = {}
         for subset, entries in given.items():
             if entries is None:
@@ -56,9 +56,10 @@ class FilesSplit(SplitMethod):
                 if subset_of.get(tile, subset) != subset:
                     raise HsframeError(f"tile {tile} is in both split.{subset_of[tile]}_files and {option}; a tile goes to one subset")
                 subset_of[tile] = subset
-        if published:
-            subset_of = {**published, **subset_of}
-        if given["test"] is None and not published:
+        for tile, subset in published.items():  # a tile the user placed stays where they put it
+            if given[subset] is None and tile not in subset_of:
+                subset_of[tile] = subset
+        if given["test"] is None and "test" not in published.values():
             subset_of.update({t: "test" for t in names if t not in subset_of})
         tile_subset = np.array([subset_of.get(t, "") for t in names] + [""])  # index -1 (the gaps) -> ""
         flat, groups = grid.labels.reshape(-1), grid.groups.reshape(-1)
