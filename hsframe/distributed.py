@@ -74,9 +74,11 @@ class World:
 
         if not self.parallel or dist.is_initialized():
             return
+        global _JOINED
         backend = "nccl" if device.type == "cuda" else "gloo"
         try:
             dist.init_process_group(backend, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+            _JOINED = True
         except Exception as exc:
             raise HsframeError(f"rank {self.rank} of {self.size} could not join the {backend} process group at "
                                f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')} within "
@@ -90,6 +92,16 @@ class World:
 
         return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    def share_buffers(self, model: Any) -> None:
+        """Rank 0's buffers (BatchNorm running statistics) on every rank, so that sharded validation
+        evaluates one model: each rank's forward passes updated its own copy since DDP last synced them."""
+        if not self.parallel:
+            return
+        import torch.distributed as dist
+
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
+
     def sum(self, values: list[float], device: Any) -> list[float]:
         """Each value summed over every rank (as is on a single process)."""
         if not self.parallel:
@@ -102,12 +114,18 @@ class World:
         return t.tolist()
 
 
+# Whether World.join started the process group: hsframe leaves only a group it joined, never its caller's.
+_JOINED = False
+
+
 def leave() -> None:
-    """Leave the process group, if one was joined (end of a distributed command)."""
+    """Leave the process group hsframe joined (end of a distributed command); a group the caller made is kept."""
+    global _JOINED
     import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
+    if _JOINED and dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    _JOINED = False
 
 
 # `hsframe run`'s own options for starting a parallel run; the ranks get every other argument as given.

@@ -147,6 +147,7 @@ def train(
                 seen += len(whole)
                 progress.batch(epoch, b, value)
             if world.parallel:
+                world.share_buffers(model)
                 mine = val_index[world.rank::world.size]
                 right = float((infer_samples(model, source, mine, eval_batch_size, device, cfg.amp) == targets[mine]).sum())
                 total, right = world.sum([total, right], device)

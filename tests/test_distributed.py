@@ -99,6 +99,7 @@ def test_hsframe_run_on_two_ranks_records_one_run(tmp_path):
     (["--nnodes", "2"], "--nnodes 2 needs --rdzv-endpoint HOST:PORT"),
     (["--resume", "abc"], "continues a run in one process"),
     (["--model", "svm_rbf"], "is fitted in one process"),
+    (["--seeds", "0,1"], "--seeds runs seeds one at a time in one process"),
 ])
 def test_what_cannot_run_data_parallel_is_refused_before_any_rank_starts(tmp_path, args, says):
     if "svm_rbf" in args:
@@ -129,3 +130,17 @@ def test_a_single_process_is_no_world(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "x")
     with pytest.raises(HsframeError, match="WORLD_SIZE, RANK and LOCAL_RANK must be integers"):
         World.from_env()
+
+
+def test_hsframe_leaves_only_a_group_it_joined(tmp_path):
+    """A caller's own process group survives hsframe's end-of-run cleanup."""
+    import torch.distributed as dist
+
+    from hsframe.distributed import leave
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        leave()
+        assert dist.is_initialized()
+    finally:
+        dist.destroy_process_group()

@@ -69,7 +69,7 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
     check_output("--summary-json", summary_json)  # now, not after the training
     plugins = plugins_reporting_problems()
     if parallel:  # checked here, then the ranks start and each runs this command again
-        _check_parallel(config_file, model, preset, sets, resume, plugins)
+        _check_parallel(config_file, model, preset, sets, resume, seeds, plugins)
         raise SystemExit(launch(nproc_per_node or 1, nnodes, rdzv_endpoint, sys.argv[1:], device))
     summary = api.run(config_file, model=model, preset=preset, sets=sets, seeds=seed_list(seeds) if seeds else None,
                       tracking_uri=tracking_uri, plugins=plugins, console=console, resume=resume)
@@ -84,10 +84,13 @@ def run(model, dataset, labels, preset, config_file, sets, seed, seeds, device, 
         Path(summary_json).write_text(summary.to_json())
 
 
-def _check_parallel(config_file, model, preset, sets, resume, plugins) -> None:
-    """What would fail on every rank fails once, before torchrun starts any: a resume, an estimator model, a bad config."""
+def _check_parallel(config_file, model, preset, sets, resume, seeds, plugins) -> None:
+    """What would fail on every rank fails once, before torchrun starts any: a resume, seeds, an estimator model, a bad config."""
     from hsframe.engine import api
 
+    if seeds:
+        raise HsframeError("--seeds runs seeds one at a time in one process; start one data-parallel run per seed "
+                           "(--seed N with --nproc-per-node) or drop --nproc-per-node")
     if resume:
         raise HsframeError(f"--resume {resume} continues a run in one process; drop --nproc-per-node to resume it")
     cfg = api.load_config(config_file, model=model, preset=preset, sets=sets, plugins=plugins)

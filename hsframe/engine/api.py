@@ -82,6 +82,9 @@ def _run(config: Any, seeds: Sequence[int] | None, tracking_uri: str | None, rec
     from hsframe.engine.seeds import run_seeds
     from hsframe.errors import HsframeError
 
+    if world.parallel and seeds:
+        raise HsframeError("repeated seeds run one at a time in one process; start one data-parallel run per seed "
+                           "(--seed N with --nproc-per-node) or drop --nproc-per-node")
     if resume is not None:
         if world.parallel:
             raise HsframeError(f"--resume {resume} continues a run in one process; drop --nproc-per-node / torchrun to resume it")

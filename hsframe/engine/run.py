@@ -90,7 +90,8 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
             recorder.set_tags(heartbeat())
             if resume is None:
                 _record_inputs(recorder, cfg, spec, task, prep)
-            plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
+            if world.main:  # the hooks see the one recorded run, not one per rank
+                plugins.manager.hook.run_started(run_id=run_id, config=cfg.model_dump())
             outcome = _train_and_evaluate(cfg, spec, task, prep, fitting, device, generator, plugins, recorder, reporter,
                                           on_epoch, run_id, resume, world)
             status, metrics = FINISHED, outcome["metrics"]
@@ -105,7 +106,8 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
             _drop_checkpoint(cfg, run_id)
             raise
         finally:
-            plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
+            if world.main:
+                plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
     _drop_checkpoint(cfg, run_id)  # FINISHED: nothing left to resume (a crash or Ctrl-C keeps it)
     return RunSummary(
         run_id=run_id, model=spec.name, package=spec.package, version=spec.version, dataset=task.name,
@@ -168,7 +170,8 @@ def _train_and_evaluate(cfg: RunConfig, spec: ModelSpec, task: Task, prep: Prepa
     def record_epoch(epoch: int, record: dict[str, float]) -> None:
         recorder.log_metrics(record, step=epoch)
         recorder.set_tags(heartbeat())
-        plugins.manager.hook.epoch_finished(run_id=run_id, epoch=epoch, metrics=dict(record))
+        if world.main:
+            plugins.manager.hook.epoch_finished(run_id=run_id, epoch=epoch, metrics=dict(record))
         if on_epoch is not None:
             on_epoch(epoch, record)
 
