@@ -28,7 +28,7 @@ Dilation = tuple[int, int]
 # Layers that act on each position independently (Dropout: skipped, this is inference).
 _POINTWISE = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Identity,
-    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LocalResponseNorm,
+    nn.BatchNorm2d, nn.BatchNorm3d, nn.LocalResponseNorm,
 )
 _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 
@@ -53,6 +53,8 @@ def _slide_one(layer: nn.Module, x: torch.Tensor, dil: Dilation) -> tuple[torch.
         return x, dil
     if isinstance(layer, _POINTWISE):
         return layer(x), dil
+    if isinstance(layer, nn.BatchNorm1d):  # after a dense layer: per pixel over the channels, with its running statistics
+        return F.batch_norm(x, layer.running_mean, layer.running_var, layer.weight, layer.bias, False, 0.0, layer.eps), dil
     if isinstance(layer, nn.Linear):  # a dense layer after the first one: per pixel, over the channels
         return F.conv2d(x, layer.weight[:, :, None, None], layer.bias), dil
     n = {nn.Conv2d: 2, nn.Conv3d: 3, nn.MaxPool2d: 2, nn.MaxPool3d: 3}.get(type(layer))

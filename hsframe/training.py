@@ -90,8 +90,20 @@ def train(
     """
     world = world or World()
     model.to(device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed patch shapes: let cuDNN pick the fastest kernels once
+    benchmark = torch.backends.cudnn.benchmark
+    if device.type == "cuda":  # fixed patch shapes: let cuDNN pick the fastest kernels once (restored on return)
+        torch.backends.cudnn.benchmark = True
+    try:
+        return _train(model, source, targets, train_index, val_index, cfg, device, generator, progress, on_epoch,
+                      eval_batch_size, start, on_checkpoint, world)
+    finally:
+        torch.backends.cudnn.benchmark = benchmark
+
+
+def _train(model: nn.Module, source: SampleSource, targets: np.ndarray, train_index: np.ndarray, val_index: np.ndarray,
+           cfg: TrainConfig, device: torch.device, generator: torch.Generator, progress: TrainingProgress,
+           on_epoch: Callable[[int, dict[str, float]], None] | None, eval_batch_size: int, start: TrainState | None,
+           on_checkpoint: Callable[[TrainState], None] | None, world: World) -> TrainResult:
     ddp = world.wrap(model, device)  # DDP syncs gradients in backward
     net = compiled(ddp, cfg.compile)  # what the training forward goes through
     optimizer = make_optimizer(model, cfg)

@@ -51,3 +51,15 @@ def test_check_scene_names_the_expected_shape():
     assert check_scene(torch.zeros(1, 1, 4, 12, 14), (9, 9)) == (4, 6)
     with pytest.raises(ValueError, match=r"\(N, C, D, H \+ 8, W \+ 8\)"):
         check_scene(torch.zeros(1, 1, 4, 8, 14), (9, 9))
+
+
+def test_batchnorm1d_after_a_dense_layer_slides_per_pixel():
+    """A BatchNorm1d (after a Linear, as heads have it) acts per pixel over the channels, with its running statistics."""
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Linear(8, 4), nn.BatchNorm1d(4), nn.ReLU()).eval()
+    head[1].running_mean.uniform_(-1, 1)
+    head[1].running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 8, 5, 6)
+    y, _ = slide(head, x)
+    expected = head(x[0].permute(1, 2, 0).reshape(-1, 8)).reshape(5, 6, 4).permute(2, 0, 1)
+    assert torch.allclose(y[0], expected, atol=1e-6)

@@ -52,6 +52,7 @@ class Fitting(ABC):
     artifact: ClassVar[str]
     per_layer: ClassVar[bool] = True
     parallel: ClassVar[bool] = True  # can train data-parallel over ranks (hsframe run --nproc-per-node)
+    records: ClassVar[tuple[str, ...]] = ("train_loss", "val_oa", "lr")  # what each on_epoch record holds
 
     def __init__(self, spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]) -> None:
         self.spec, self.input_spec, self.options = spec, input_spec, dict(options)
@@ -135,6 +136,7 @@ class EstimatorFitting(Fitting):
     artifact = "model/estimator.skops"
     per_layer = False
     parallel = False
+    records = ("val_oa",)  # no loss: the fit is not a descent
     spec: EstimatorSpec
 
     def __init__(self, spec: ModelSpec, input_spec: InputSpec, options: dict[str, Any]) -> None:
@@ -157,6 +159,9 @@ class EstimatorFitting(Fitting):
         from hsframe.training import TrainResult
 
         began = time.perf_counter()
+        if len(val_index) == 0 and len(self.candidates) > 1:
+            raise HsframeError(f"model '{self.spec.name}' chooses {', '.join(self.searched)} on the validation samples, and "
+                               "there are none; raise split.val_fraction or set the options with --set model_options.NAME=VALUE")
         x_train, x_val = flat_samples(source, train_index), flat_samples(source, val_index)
         y_train, y_val = targets[train_index], targets[val_index]
         rows: list[dict[str, Any]] = []

@@ -115,6 +115,10 @@ def check_request(request: SweepRequest, plugins: Plugins) -> RunConfig:
     if request.pruner not in PRUNERS:
         raise HsframeError(f"--pruner {request.pruner}: choose one of {', '.join(PRUNERS)}")
     base = request.trial_config(plugins, {})
+    spec = plugins.model(base.model)
+    if request.metric not in spec.fitting().records:
+        raise HsframeError(f"--metric {request.metric}: model '{spec.name}' records no {request.metric} per epoch "
+                           f"(it records {', '.join(spec.fitting().records)}); choose one of those")
     fixed = parse_set(list(request.sets))
     both = sorted(set(request.space.keys) & {canonical_key(k) for k in fixed})
     if both:

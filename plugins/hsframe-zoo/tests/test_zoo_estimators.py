@@ -57,3 +57,34 @@ def _runs(store):
 
     client = mlflow.MlflowClient(store)
     return client.search_runs([e.experiment_id for e in client.search_experiments()])
+
+
+def test_a_sweep_on_a_metric_the_estimator_does_not_record_is_refused(tmp_path):
+    """An estimator records val_oa once (its fit), no train_loss: a sweep on train_loss fails before any trial."""
+    from click.testing import CliRunner
+
+    from hsframe.cli import cli
+
+    space = tmp_path / "space.yaml"
+    space.write_text("model_options.C: {log_float: [1.0, 100.0]}\n")
+    r = CliRunner().invoke(cli, ["sweep", "--model", "svm_rbf", "--space", str(space), "--trials", "2", "--metric", "train_loss",
+                                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--storage", f"sqlite:///{tmp_path / 'optuna.db'}"])
+    assert r.exit_code == 2 and "model 'svm_rbf' records no train_loss per epoch (it records val_oa)" in r.output, r.output
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_search_without_validation_samples_is_refused():
+    """A split that leaves no validation sample (a fixed training map alone) cannot choose C and gamma."""
+    import torch
+
+    from hsframe.data.patches import PatchSource
+    from hsframe.engine.reporter import Reporter
+    from hsframe.plugins import load_plugins
+    from hsframe.registry import InputSpec
+
+    spec = load_plugins().model("svm_rbf")
+    fitting = spec.fitting()(spec, InputSpec(1, 4, 1, 1, 2), {})
+    source, targets = PatchSource(torch.randn(4, 6, 6), 1), np.arange(36) % 2
+    with pytest.raises(HsframeError, match="chooses C, gamma on the validation samples, and there are none"):
+        fitting.fit(source, targets, np.arange(30), np.arange(0), hsframe.load_config({"model": "svm_rbf"}), torch.device("cpu"),
+                    torch.Generator(), Reporter(quiet=True), lambda *a: None)
