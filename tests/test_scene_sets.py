@@ -241,3 +241,13 @@ def test_a_tile_with_nan_is_read_with_data_nan_fill(tmp_path, store):
     assert r.exit_code == 2 and "data.nan_fill" in r.output
     r = CliRunner().invoke(cli, [*args, "--set", "data.nan_fill=0"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_tile_list_option_takes_one_name_a_list_or_a_csv(tmp_path):
+    from hsframe.data.tile_lists import tile_names
+
+    csv = tmp_path / "test_files.csv"
+    csv.write_text("image,mask\nimages/t4.tif,labels/t4.tif\n")
+    assert tile_names("t4.tif", "split.test_files") == ["t4.tif"]
+    assert tile_names(["images/t3.tif", "t4.tif"], "split.test_files") == ["t3.tif", "t4.tif"]
+    assert tile_names(str(csv), "split.test_files") == ["t4.tif"]

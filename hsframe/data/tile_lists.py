@@ -57,6 +57,8 @@ def read_pairs_csv(path: str | Path) -> list[tuple[Path, Path | None]]:
 def tile_names(entries: str | list[str], option: str) -> list[str]:
     """The tile file names a split option gives: a CSV of the tile list (its image column), or a list of names or paths."""
     if isinstance(entries, str):
+        if Path(entries).suffix.lower() != ".csv":  # one tile named on its own: --set split.test_files=t4.tif
+            return [Path(entries).name]
         return [image.name for image, _ in read_pairs_csv(entries)]
     if not entries:
         raise HsframeError(f"{option} is an empty list; name the tiles (image file names) or give a tile-list CSV")
