@@ -144,3 +144,14 @@ def test_hsframe_leaves_only_a_group_it_joined(tmp_path):
         assert dist.is_initialized()
     finally:
         dist.destroy_process_group()
+
+
+def test_more_ranks_than_gpus_is_refused_before_any_rank_starts(monkeypatch):
+    from hsframe.distributed import launch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(HsframeError, match=r"--nproc-per-node 4 is more than this machine's 2 GPU\(s\)"):
+        launch(4, 1, None, ["run"])
+    monkeypatch.setattr("subprocess.call", lambda command: 0)  # on the CPU (gloo) any number of ranks may start
+    assert launch(4, 1, None, ["run", "--device", "cpu"], device="cpu") == 0
