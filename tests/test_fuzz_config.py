@@ -61,7 +61,7 @@ def test_valid_keys_with_random_values_are_a_config_or_an_error(mapping) -> None
 
 
 @pytest.mark.parametrize("mapping, expected", [
-    ({"split.method": []}, r"unknown split method '\[\]' \(split\.method\)\. Available: blocks, fixed, random"),  # was TypeError
+    ({"split.method": []}, r"unknown split method '\[\]' \(split\.method\)\. Available: blocks, files, fixed, random"),  # was TypeError
     ({"split": {"method": ["random"]}}, r"unknown split method '\['random'\]' \(split\.method\)"),  # was TypeError
     ({"train.lr": math.nan}, r"train\.lr"),
     ({"train.epochs": math.inf}, r"train\.epochs"),
