@@ -30,6 +30,8 @@ class DataConfig(_Section):
     dataset: str = Field("synthetic-pines", description="a registered dataset name, or a path to a cube file")
     dataset_options: dict[str, Any] = Field(default_factory=dict, description="passed to the dataset's loader, e.g. {purity_threshold: 0.6}")
     labels: str | None = Field(None, description="label-map file when `dataset` is a path")
+    tiles: list[tuple[str, str]] | None = Field(
+        None, description="a scene set given inline as [[image, labels], ...] file pairs (instead of a folder or a CSV in `dataset`)")
     cube_key: str | None = Field(None, description="array name inside the cube file (auto-detected when unique)")
     labels_key: str | None = Field(None, description="array name inside the labels file (auto-detected when unique)")
     axis_order: Literal["auto", "HWB", "BHW", "bands_pixels", "pixels_bands"] = Field(

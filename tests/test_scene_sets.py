@@ -251,3 +251,21 @@ def test_a_tile_list_option_takes_one_name_a_list_or_a_csv(tmp_path):
     assert tile_names("t4.tif", "split.test_files") == ["t4.tif"]
     assert tile_names(["images/t3.tif", "t4.tif"], "split.test_files") == ["t3.tif", "t4.tif"]
     assert tile_names(str(csv), "split.test_files") == ["t4.tif"]
+
+
+def test_a_scene_set_listed_on_the_command_line(tmp_path, store):
+    """data.tiles: the (image, labels) pairs inline; a missing file is named; with data.dataset as well it is refused."""
+    root = write_tile_set(tmp_path / "set")
+    pairs = ",".join(f"[{root / 'images' / f't{i}.tif'},{root / 'labels' / f't{i}.tif'}]" for i in range(5))
+    args = ["run", "--model", "conv3d", "--set", f"data.tiles=[{pairs}]", "--set", "split.method=files",
+            "--set", "split.train_files=[t0.tif,t1.tif,t2.tif]", "--set", "split.val_files=t3.tif", "--set", "data.patch_size=5",
+            "--set", "data.pca_components=4", "--set", "train.epochs=1", "--set", "eval.full_map=false", "--tracking-uri", store]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    run = runs_of(store)[0]
+    assert run.data.params["dataset"] == "tiles" and run.data.params["split"].startswith("per file: 3 train / 1 val / 1 test tiles")
+    missing = [a.replace("t4.tif]", "t9.tif]") if a.startswith("data.tiles") else a for a in args]
+    r = CliRunner().invoke(cli, missing)
+    assert r.exit_code == 2 and "t9.tif not found" in r.output
+    r = CliRunner().invoke(cli, [*args, "--dataset", str(root)])
+    assert r.exit_code == 2 and "give one of them" in r.output

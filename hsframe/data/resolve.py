@@ -93,6 +93,8 @@ LAYOUTS: dict[str, FileLayout] = {
 def resolve_dataset(cfg: RunConfig, plugins: Plugins) -> DatasetSpec:
     """A registered dataset by name, or a data file / folder (with ``data.labels``) by path."""
     name = cfg.data.dataset
+    if cfg.data.tiles is not None:
+        return listed_tiles(cfg)
     if plugins.claimed("datasets", name):
         return plugins.dataset(name)
     path = Path(name).expanduser()
@@ -102,6 +104,24 @@ def resolve_dataset(cfg: RunConfig, plugins: Plugins) -> DatasetSpec:
         raise HsframeError(f"dataset file not found: {path}. Give an existing data file or folder, or a registered name "
                            "(see `hsframe datasets list`).")
     return plugins.dataset(name)
+
+
+def listed_tiles(cfg: RunConfig) -> DatasetSpec:
+    """The scene set of the ``data.tiles`` pairs: the command line's form of a tile list (a CSV's rows, inline)."""
+    d = cfg.data
+    if d.dataset != DataConfig.model_fields["dataset"].default:
+        raise HsframeError(f"data.tiles lists the scene set's files, and data.dataset names another dataset ({d.dataset}); "
+                           "give one of them")
+    if not d.tiles:
+        raise HsframeError("data.tiles is an empty list; give [[image, labels], ...] file pairs")
+    pairs = [(Path(image).expanduser(), Path(labels).expanduser()) for image, labels in d.tiles]
+
+    def load() -> Any:
+        from hsframe.data.scene_set import open_tile_set
+
+        return open_tile_set(pairs, name="tiles", nan_fill=d.nan_fill)
+
+    return DatasetSpec(name="tiles", load=load, kind="hsi", description=f"{len(pairs)} tiles listed in data.tiles", package="file")
 
 
 def file_layout(cfg: RunConfig, path: Path) -> str:
