@@ -62,8 +62,8 @@ class WeightedCrossEntropy(Loss):
         w = self.weights[y]
         return (w * self.per_sample(logits, y)).sum() / w.sum()
 
-    def share(self, chunk: torch.Tensor, batch: torch.Tensor) -> float:
-        return float(self.weights[chunk].sum() / self.weights[batch].sum())
+    def share(self, chunk: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.weights[chunk].sum() / self.weights[batch].sum()  # a 0-d tensor: stays on the device, no host sync
 
 
 class FocalLoss(WeightedCrossEntropy):

@@ -200,8 +200,10 @@ class EstimatorFitting(Fitting):
     def write(self, card: "ModelCard", folder: Path) -> list[Path]:
         import skops.io
 
+        from hsframe.model_artifact import SPEC
+
         folder = Path(folder)
-        path, spec = folder / Path(self.artifact).name, folder / "spec.json"
+        path, spec = folder / Path(self.artifact).name, folder / Path(SPEC).name
         skops.io.dump(self.fitted, path)
         spec.write_text(card.to_json())
         return [path, spec]
