@@ -43,9 +43,14 @@ class TrainingProgress:
         if self._progress is not None:
             self._progress.update(self._task, advance=epochs_done * self.batches, epoch=epochs_done + 1)
 
-    def batch(self, epoch: int, batch: int, loss: float) -> None:
+    def batch(self, epoch: int, batch: int) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, epoch=epoch, batch=batch, loss=f"{loss:.4f}")
+            self._progress.update(self._task, advance=1, epoch=epoch, batch=batch)
+
+    def loss(self, loss: float) -> None:
+        """The epoch's mean training loss so far (the loop reads it from the device only now and then)."""
+        if self._progress is not None:
+            self._progress.update(self._task, loss=f"{loss:.4f}")
 
     def epoch(self, epoch: int, loss: float, val_oa: float, best: bool) -> None:
         if self._progress is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -31,6 +30,9 @@ from hsframe.losses import make_loss
 from hsframe.progress import TrainingProgress
 from hsframe.sampling import make_sampler
 from hsframe.schedules import make_schedule
+
+# How often, at most, the host reads the running loss during an epoch (the progress bar's loss, the divergence check).
+CHECK_SECONDS = 2.0
 
 
 class DivergedError(HsframeError):
@@ -132,7 +134,7 @@ def _train(model: nn.Module, source: SampleSource, targets: np.ndarray, train_in
             if stopped:
                 break
             model.train()
-            total, seen = 0.0, 0
+            losses = EpochLoss(device)
             lr = optimizer.param_groups[0]["lr"]
             order = sampler.epoch_order(y_train, generator)
             micro = cfg.micro_batch_size or cfg.batch_size
@@ -148,16 +150,15 @@ def _train(model: nn.Module, source: SampleSource, targets: np.ndarray, train_in
                             loss = loss_fn(net(xs).float(), ys) * (loss_fn.share(ys, whole) * scale)
                         loss.backward()
                     batch_loss += loss.detach()
-                # The one host sync per batch: the divergence guard must know before the optimizer steps.
-                value = float(batch_loss)
-                if not math.isfinite(value):  # before the step: the weights stay those of the last good batch
-                    raise DivergedError(
-                        f"the training loss is {value} at epoch {epoch}, batch {b}: the run stops FAILED. Lower "
-                        f"train.lr (now {cfg.lr:g}), look for NaN or Inf in the input (data.nan_fill), or set train.amp=false")
+                losses.add(b, batch_loss, len(whole))
                 optimizer.step()
-                total += value * len(whole) / world.size  # the ranks' batch losses average to the global batch's
-                seen += len(whole)
-                progress.batch(epoch, b, value)
+                progress.batch(epoch, b)
+                if losses.due():
+                    progress.loss(losses.check(epoch, cfg.lr))
+            # Checked before validation and the checkpoint: a diverged epoch is neither validated nor saved.
+            # The ranks' mean losses, each divided by the world size, sum to the global batches' mean.
+            seen = len(train_index)
+            total = losses.check(epoch, cfg.lr) * seen / world.size
             if world.parallel:
                 world.share_buffers(model)
                 mine = val_index[world.rank::world.size]
@@ -189,6 +190,44 @@ def _train(model: nn.Module, source: SampleSource, targets: np.ndarray, train_in
     done = len(history)
     return TrainResult(best_oa, best_epoch, spent + time.perf_counter() - began, history,
                        done if done < cfg.epochs else None)
+
+
+class EpochLoss:
+    """An epoch's training loss, summed on the device and read by the host only now and then.
+
+    Reading a loss (``float(loss)``) waits for the device to finish every queued batch, so reading it
+    per batch stalls a GPU. Here each batch's loss stays on the device, with the number of the first
+    non-finite one; :meth:`check` reads them in one transfer, at most every :data:`CHECK_SECONDS` (for the
+    progress bar) and at the end of the epoch, and raises :class:`DivergedError` naming that batch.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self._sum = torch.zeros((), device=device)
+        self._first_bad = torch.zeros((), device=device)  # 0: none yet; batches count from 1
+        self._bad_loss = torch.zeros((), device=device)
+        self._count = 0
+        self._checked = time.perf_counter()
+
+    def add(self, batch: int, loss: torch.Tensor, samples: int) -> None:
+        """``loss``: the 0-d mean loss of a batch of ``samples`` samples (on the device)."""
+        bad = ~torch.isfinite(loss) & (self._first_bad == 0)
+        self._first_bad = torch.where(bad, batch, self._first_bad)
+        self._bad_loss = torch.where(bad, loss, self._bad_loss)
+        self._sum += loss * samples
+        self._count += samples
+
+    def due(self) -> bool:
+        return time.perf_counter() - self._checked >= CHECK_SECONDS
+
+    def check(self, epoch: int, lr: float) -> float:
+        """The mean loss per sample so far (one host sync); :class:`DivergedError` if a batch's loss was NaN or Inf."""
+        self._checked = time.perf_counter()
+        total, first_bad, bad_loss = torch.stack([self._sum, self._first_bad, self._bad_loss]).tolist()
+        if first_bad:
+            raise DivergedError(
+                f"the training loss is {bad_loss} at epoch {epoch}, batch {int(first_bad)}: the run stops FAILED. Lower "
+                f"train.lr (now {lr:g}), look for NaN or Inf in the input (data.nan_fill), or set train.amp=false")
+        return total / max(self._count, 1)
 
 
 def _batches(source: SampleSource, index: np.ndarray, targets: np.ndarray, batch_size: int,

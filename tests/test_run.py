@@ -183,7 +183,8 @@ def test_live_progress_bar_on_a_terminal():
     console = Console(file=buf, force_terminal=True, width=150)
     with TrainingProgress(console, epochs=2, batches_per_epoch=3) as progress:
         for b in range(1, 4):
-            progress.batch(1, b, 0.5)
+            progress.batch(1, b)
+        progress.loss(0.5)
         progress.epoch(1, 0.5, 0.875, True)
     out = buf.getvalue()
     assert "epoch 1/2" in out and "batch 3/3" in out and "loss 0.5000" in out and "val OA 0.8750" in out and "ETA" in out

@@ -1,3 +1,5 @@
+import traceback
+
 import numpy as np
 import pytest
 import torch
@@ -54,23 +56,60 @@ def test_bf16_autocast_only_on_cuda():
     assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16
 
 
-def test_a_non_finite_loss_stops_training_at_once_naming_epoch_and_batch():
-    """A NaN in the input (here: in the features of the samples of one batch) must not train on and finish."""
+def test_a_non_finite_loss_stops_training_in_its_epoch_naming_epoch_and_batch():
+    """A loss that turns NaN (here: from the 5th training batch on) must not train on and finish."""
     from hsframe.training import DivergedError
 
+    class NanFrom(torch.nn.Module):
+        def __init__(self, call: int) -> None:
+            super().__init__()
+            self.call, self.calls = call, 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += self.training
+            return x * float("nan") if self.training and self.calls >= self.call else x
+
     torch.manual_seed(0)
-    feats = torch.randn(4, 12, 12)
-    feats[:, 6, 6] = float("nan")  # one pixel, inside the patches of its neighbours
-    source, targets = PatchSource(feats, 3), (np.arange(144) % 3).astype(np.int64)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 3))
-    before = [p.detach().clone() for p in model.parameters()]
-    cfg = TrainConfig(epochs=3, batch_size=144, lr=0.1, amp=False)  # one batch: epoch 1, batch 1 holds the NaN
+    source, targets = PatchSource(torch.randn(4, 12, 12), 3), (np.arange(144) % 3).astype(np.int64)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 3), NanFrom(5))
+    saved, epochs = [], []
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=0.1, amp=False)  # 9 batches per epoch
     with pytest.raises(DivergedError) as info:
         train(model, source, targets, np.arange(0, 144), np.arange(0, 144), cfg, torch.device("cpu"),
-              torch.Generator().manual_seed(0), TrainingProgress(Console(quiet=True), 3, 1))
-    assert "the training loss is nan at epoch 1, batch 1" in str(info.value) and "train.lr" in str(info.value)
+              torch.Generator().manual_seed(0), TrainingProgress(Console(quiet=True), 3, 9),
+              on_epoch=lambda e, r: epochs.append(e), on_checkpoint=saved.append)
+    assert "the training loss is nan at epoch 1, batch 5" in str(info.value) and "train.lr" in str(info.value)
     assert isinstance(info.value, HsframeError)  # one line and exit 2 from the CLI; the run ends FAILED
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no step was taken on it
+    assert saved == [] and epochs == []  # the diverged epoch was neither validated, recorded nor checkpointed
+
+
+def test_training_reads_the_loss_from_the_device_once_per_epoch_not_per_batch(monkeypatch):
+    """A host sync per batch stalls a GPU: the loop must keep losses on the device (the issue's GPU-ready loop)."""
+    from torch.overrides import TorchFunctionMode
+
+    import hsframe.training
+
+    monkeypatch.setattr(hsframe.training, "CHECK_SECONDS", 1e9)  # no progress-bar reads during the epoch
+    reads: list[str] = []
+
+    class CountReads(TorchFunctionMode):
+        """Device-to-host reads made by hsframe's code (the optimizer's CPU-side step counters are not on the device)."""
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") in {"item", "__float__", "__bool__", "__int__", "tolist", "cpu", "numpy"}:
+                callers = [frame.filename for frame in traceback.extract_stack()]
+                if not any("torch/optim" in caller for caller in callers):
+                    reads.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    source, targets = PatchSource(torch.randn(4, 12, 12), 3), (np.arange(144) % 3).astype(np.int64)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 3 * 3, 3))
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=0.1, amp=False)  # 14 training batches per epoch
+    with CountReads():
+        train(model, source, targets, np.arange(0, 112), np.arange(112, 144), cfg, torch.device("cpu"),
+              torch.Generator().manual_seed(0), TrainingProgress(Console(quiet=True), 2, 14))
+    assert len(reads) <= 2 * 4, reads  # per epoch: the loss check and the validation pass's result, not one per batch
 
 
 def test_train_compile_trains_through_torch_compile(monkeypatch):
