@@ -124,7 +124,8 @@ def test_two_nodes_meet_at_the_rendezvous_and_record_one_run(tmp_path):
 
 # A model plugin whose rank 1 is killed (as the kernel kills a process out of memory) at its third training
 # batch, while rank 0 goes on into that step's gradient all-reduce: gloo fails rank 0's collective at once, and
-# torchrun's SIGTERM to rank 0 follows within its 0.1 s monitor interval, while rank 0 is ending the run.
+# torchrun's SIGTERM to rank 0 follows within its 0.1 s monitor interval, while rank 0 is ending the run
+# (in its run_finished hook).
 FLAKY = """
 import os
 import signal
@@ -156,6 +157,13 @@ def build(spec, **options):
 @hookimpl
 def register_models(register):
     register(ModelSpec(name="flaky", build=build))
+
+
+@hookimpl
+def run_finished(run_id, config, metrics, status):
+    import time
+
+    time.sleep(1)  # a hook with work to do (a report to send): rank 0 is still ending the run when torchrun's SIGTERM comes
 """
 
 
