@@ -217,6 +217,34 @@ def test_a_rank_that_cannot_reach_the_group_says_where_and_how_long(monkeypatch)
         World(rank=1, size=2).join(torch.device("cpu"))
 
 
+def test_a_node_that_cannot_reach_the_rendezvous_says_where_and_how_long(monkeypatch):
+    from hsframe.distributed import launch
+
+    monkeypatch.setattr("hsframe.distributed.TIMEOUT_S", 1)
+    monkeypatch.setattr("torch.distributed.elastic.rendezvous.utils._matches_machine_hostname", lambda host: False)  # another host
+    monkeypatch.setattr("subprocess.call", lambda command: pytest.fail("torchrun started"))
+    endpoint = f"127.0.0.1:{_free_port()}"  # nobody listens there
+    with pytest.raises(HsframeError, match=rf"this node could not reach the rendezvous {endpoint} within 1 s \(HSFRAME_DIST_TIMEOUT\)"):
+        launch(1, 2, endpoint, ["run"])
+    with pytest.raises(HsframeError, match="--rdzv-endpoint 'node0:x' is not HOST:PORT"):
+        launch(1, 2, "node0:x", ["run"])
+
+
+def test_a_node_that_reaches_the_rendezvous_leaves_it_working(monkeypatch):
+    """The reachability check connects and leaves: torchrun's store on the host still serves the nodes."""
+    from datetime import timedelta
+
+    from hsframe.distributed import reach
+
+    monkeypatch.setattr("torch.distributed.elastic.rendezvous.utils._matches_machine_hostname", lambda host: False)
+    port = _free_port()
+    server = torch.distributed.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False, timeout=timedelta(seconds=10))
+    reach(f"127.0.0.1:{port}")
+    client = torch.distributed.TCPStore("127.0.0.1", port, is_master=False, timeout=timedelta(seconds=10))
+    client.set("k", "v")
+    assert server.get("k") == b"v"
+
+
 def test_launch_options_are_not_passed_to_the_ranks():
     argv = ["run", "--nproc-per-node", "2", "--model", "hybridsn", "--nnodes=1", "--rdzv-endpoint", "h:1", "--set", "a=1"]
     assert strip_options(argv, ("--nproc-per-node", "--nnodes", "--rdzv-endpoint")) == ["run", "--model", "hybridsn", "--set", "a=1"]
