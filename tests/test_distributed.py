@@ -2,8 +2,9 @@
 
 The step equality is checked on `train()` itself: a model without dropout or batch norm, the same global
 batch, one epoch on two ranks against one process, for plain and weighted losses, with micro-batches and a
-last batch that does not divide evenly. The CLI test checks that `hsframe run --nproc-per-node 2` ends with
-exactly one MLflow run, recorded by rank 0.
+last batch that does not divide evenly. The CLI tests check that `hsframe run --nproc-per-node 2`, and two
+"nodes" on this host (--nnodes 2 --rdzv-endpoint), end with exactly one MLflow run, recorded by rank 0, and
+that a rank killed mid-step ends every rank and leaves the run FAILED.
 """
 from __future__ import annotations
 
