@@ -150,11 +150,43 @@ def launch(nproc: int, nnodes: int, endpoint: str | None, argv: list[str], devic
     if gpus and not on_cpu and nproc > gpus:
         raise HsframeError(f"--nproc-per-node {nproc} is more than this machine's {gpus} GPU(s); use --nproc-per-node {gpus} "
                            "or fewer (or --device cpu for gloo processes on the CPU)")
+    if nnodes > 1:
+        reach(str(endpoint))
     rest = strip_options(argv, LAUNCH_OPTIONS)
     where = (["--standalone"] if nnodes == 1 and not endpoint else
              ["--nnodes", str(nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint", str(endpoint), "--rdzv-id", "hsframe"])
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc), *where, "-m", "hsframe", *rest]
     return subprocess.call(command)
+
+
+def reach(endpoint: str) -> None:
+    """Wait up to ``TIMEOUT_S`` for the rendezvous ``HOST:PORT`` to accept a connection, on a node that does not host it.
+
+    torchrun decides the same way whether this node hosts the rendezvous (its address is this machine's) and
+    opens it there; elsewhere it would fail after 60 s with a long traceback, so a node that cannot reach it
+    fails here in one line, before torchrun starts.
+    """
+    import socket
+    import time
+
+    from torch.distributed.elastic.rendezvous.utils import _matches_machine_hostname, parse_rendezvous_endpoint
+
+    try:
+        host, port = parse_rendezvous_endpoint(endpoint, default_port=29400)
+    except ValueError:
+        raise HsframeError(f"--rdzv-endpoint '{endpoint}' is not HOST:PORT (e.g. node0.example:29400)") from None
+    if _matches_machine_hostname(host):
+        return
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=max(1.0, min(5.0, deadline - time.monotonic()))):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise HsframeError(f"this node could not reach the rendezvous {endpoint} within {TIMEOUT_S} s (HSFRAME_DIST_TIMEOUT): "
+                                   f"{exc}; start the node at {host} first, or check --rdzv-endpoint and the firewall") from None
+            time.sleep(0.5)
 
 
 def strip_options(argv: list[str], names: tuple[str, ...]) -> list[str]:

@@ -2,8 +2,9 @@
 
 The step equality is checked on `train()` itself: a model without dropout or batch norm, the same global
 batch, one epoch on two ranks against one process, for plain and weighted losses, with micro-batches and a
-last batch that does not divide evenly. The CLI test checks that `hsframe run --nproc-per-node 2` ends with
-exactly one MLflow run, recorded by rank 0.
+last batch that does not divide evenly. The CLI tests check that `hsframe run --nproc-per-node 2`, and two
+"nodes" on this host (--nnodes 2 --rdzv-endpoint), end with exactly one MLflow run, recorded by rank 0, and
+that a rank killed mid-step ends every rank and leaves the run FAILED.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
+from conftest import make_dist
 
 from hsframe.distributed import World, strip_options
 from hsframe.errors import HsframeError
@@ -82,17 +84,114 @@ def test_two_ranks_take_the_single_process_step(tmp_path, loss, micro):
     assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
 
 
+# The fast end-to-end settings: the embedded scene, one epoch, the smallest HybridSN.
+QUICK = ["--set", "train.epochs=1", "--set", "data.patch_size=9", "--set", "data.pca_components=13", "--set", "eval.full_map=false"]
+
+
+def _runs(store: str) -> list:
+    client = mlflow.MlflowClient(store)
+    return client.search_runs([e.experiment_id for e in client.search_experiments()])
+
+
 def test_hsframe_run_on_two_ranks_records_one_run(tmp_path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    r = subprocess.run([sys.executable, "-m", "hsframe", "run", "--model", "hybridsn", "--nproc-per-node", "2",
-                        "--set", "train.epochs=1", "--set", "data.patch_size=9", "--set", "data.pca_components=13",
-                        "--set", "eval.full_map=false", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--tracking-uri", store],
+    r = subprocess.run([sys.executable, "-m", "hsframe", "run", "--model", "hybridsn", "--nproc-per-node", "2", *QUICK,
+                        "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--tracking-uri", store],
                        env=_env(), capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    client = mlflow.MlflowClient(store)
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    runs = _runs(store)
     assert [(run.info.status, run.data.tags.get("world_size")) for run in runs] == [("FINISHED", "2")]
     assert "test_oa" in runs[0].data.metrics and r.stdout.count("MLflow run id") == 1  # rank 0 alone reports
+
+
+def test_two_nodes_meet_at_the_rendezvous_and_record_one_run(tmp_path):
+    """The documented multi-node command, one process per "node", both nodes on this host."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = [sys.executable, "-m", "hsframe", "run", "--model", "hybridsn", "--nproc-per-node", "1", "--nnodes", "2",
+               "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", *QUICK, "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}",
+               "--tracking-uri", store]
+    nodes = [subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+             for _ in range(2)]
+    try:
+        outs = [node.communicate(timeout=300) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(err[-2000:] for _, err in outs)
+    runs = _runs(store)
+    assert [(run.info.status, run.data.tags.get("world_size")) for run in runs] == [("FINISHED", "2")]
+    assert sum(out.count("MLflow run id") for out, _ in outs) == 1  # global rank 0 alone reports, on one of the nodes
+
+
+# A model plugin whose rank 1 is killed (as the kernel kills a process out of memory) at its third training
+# batch, while rank 0 goes on into that step's gradient all-reduce: gloo fails rank 0's collective at once, and
+# torchrun's SIGTERM to rank 0 follows within its 0.1 s monitor interval, while rank 0 is ending the run
+# (in its run_finished hook).
+FLAKY = """
+import os
+import signal
+from pathlib import Path
+
+from hsframe import ModelSpec, hookimpl
+
+
+def build(spec, **options):
+    import torch
+
+    Path(os.environ["FLAKY_PIDS"], os.environ["RANK"]).write_text(str(os.getpid()))
+
+    class Flaky(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(spec.channels * spec.depth * spec.height * spec.width, spec.num_classes)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += self.training
+            if self.training and self.calls == 3 and os.environ["RANK"] == "1":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return self.fc(x.flatten(1))
+
+    return Flaky()
+
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec(name="flaky", build=build))
+
+
+@hookimpl
+def run_finished(run_id, config, metrics, status):
+    import time
+
+    time.sleep(1)  # a hook with work to do (a report to send): rank 0 is still ending the run when torchrun's SIGTERM comes
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the ranks' states from /proc")
+def test_a_rank_that_dies_ends_every_rank_and_the_run_failed(tmp_path):
+    site, pids = tmp_path / "site", tmp_path / "pids"
+    site.mkdir(), pids.mkdir()
+    make_dist(site, "fake-flaky", "flaky", FLAKY)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**_env(), "FLAKY_PIDS": str(pids)}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    # The collective timeout is 300 s (HSFRAME_DIST_TIMEOUT): ending long before it is the group ending, not a timeout.
+    r = subprocess.run([sys.executable, "-m", "hsframe", "run", "--model", "flaky", "--nproc-per-node", "2", *QUICK,
+                        "--set", "train.batch_size=16", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--tracking-uri", store],
+                       env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 1 and "Signal 9 (SIGKILL) received by PID" in r.stderr, r.stderr[-3000:]  # torchrun names the dead rank
+    ranks = {p.name: int(p.read_text()) for p in pids.iterdir()}
+    assert sorted(ranks) == ["0", "1"] and all(_gone(pid) for pid in ranks.values())
+    runs = _runs(store)
+    assert [(run.info.status, run.data.tags.get("world_size")) for run in runs] == [("FAILED", "2")], r.stderr[-3000:]
 
 
 @pytest.mark.parametrize("args, says", [
@@ -117,6 +216,34 @@ def test_a_rank_that_cannot_reach_the_group_says_where_and_how_long(monkeypatch)
     monkeypatch.setattr("hsframe.distributed.TIMEOUT_S", 2)
     with pytest.raises(HsframeError, match=r"rank 1 of 2 could not join the gloo process group at 127.0.0.1:\d+ within 2 s"):
         World(rank=1, size=2).join(torch.device("cpu"))
+
+
+def test_a_node_that_cannot_reach_the_rendezvous_says_where_and_how_long(monkeypatch):
+    from hsframe.distributed import launch
+
+    monkeypatch.setattr("hsframe.distributed.TIMEOUT_S", 1)
+    monkeypatch.setattr("torch.distributed.elastic.rendezvous.utils._matches_machine_hostname", lambda host: False)  # another host
+    monkeypatch.setattr("subprocess.call", lambda command: pytest.fail("torchrun started"))
+    endpoint = f"127.0.0.1:{_free_port()}"  # nobody listens there
+    with pytest.raises(HsframeError, match=rf"this node could not reach the rendezvous {endpoint} within 1 s \(HSFRAME_DIST_TIMEOUT\)"):
+        launch(1, 2, endpoint, ["run"])
+    with pytest.raises(HsframeError, match="--rdzv-endpoint 'node0:x' is not HOST:PORT"):
+        launch(1, 2, "node0:x", ["run"])
+
+
+def test_a_node_that_reaches_the_rendezvous_leaves_it_working(monkeypatch):
+    """The reachability check connects and leaves: torchrun's store on the host still serves the nodes."""
+    from datetime import timedelta
+
+    from hsframe.distributed import reach
+
+    monkeypatch.setattr("torch.distributed.elastic.rendezvous.utils._matches_machine_hostname", lambda host: False)
+    port = _free_port()
+    server = torch.distributed.TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False, timeout=timedelta(seconds=10))
+    reach(f"127.0.0.1:{port}")
+    client = torch.distributed.TCPStore("127.0.0.1", port, is_master=False, timeout=timedelta(seconds=10))
+    client.set("k", "v")
+    assert server.get("k") == b"v"
 
 
 def test_launch_options_are_not_passed_to_the_ranks():

@@ -24,6 +24,7 @@ from hsframe.errors import HsframeError
 from hsframe.plugins import Plugins
 from hsframe.recording import FAILED, FINGERPRINT_TAG, FINISHED, HEARTBEAT_TAG, KILLED, Recorder, RunStopped
 from hsframe.registry import ModelSpec
+from hsframe.signals import signals_ignored
 from hsframe.tasks import Task
 from hsframe.tracking import git_commit
 
@@ -84,7 +85,7 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
         tags[RESUMED_TAG] = str(resume.state.epoch)
         reporter.resuming(resume.run_id, resume.state.epoch, cfg.train.epochs)
     name = cfg.run_name or f"{spec.name}-{task.name}-s{cfg.seed}"
-    with recorder.run(name, tags, resume_id=resume.run_id if resume else None) as run_id:
+    with contextlib.ExitStack() as ending, recorder.run(name, tags, resume_id=resume.run_id if resume else None) as run_id:
         status, metrics = FAILED, {}
         try:
             recorder.set_tags(heartbeat())
@@ -106,6 +107,10 @@ def run_one(cfg: RunConfig, plugins: Plugins, recorder: Recorder, reporter: Repo
             _drop_checkpoint(cfg, run_id)
             raise
         finally:
+            if world.parallel:
+                # When a rank dies, the others' collectives fail at once and torchrun's SIGTERM follows within
+                # 0.1 s: it must not cut short the ending of the run (which would stay RUNNING).
+                ending.enter_context(signals_ignored())
             if world.main:
                 plugins.manager.hook.run_finished(run_id=run_id, config=cfg.model_dump(), metrics=metrics, status=status)
     _drop_checkpoint(cfg, run_id)  # FINISHED: nothing left to resume (a crash or Ctrl-C keeps it)
