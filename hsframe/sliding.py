@@ -156,7 +156,7 @@ def valid_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     """
     # The cost model is the CPU's; on CUDA cuDNN chooses among its own algorithms (FFT ones included).
     block = fft_plan(x.shape[0], x.shape[1], weight.shape[0], (x.shape[-2], x.shape[-1]), (weight.shape[-2], weight.shape[-1]), dilation) \
-        if x.device.type == "cpu" else None
+        if x.device.type != "cuda" else None
     if block is None:
         return F.conv2d(x, weight, bias, dilation=dilation)
     return fft_conv2d(x, weight, bias, dilation, block)
