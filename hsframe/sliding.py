@@ -17,6 +17,7 @@ border is not its neighbours' pixels) and is refused. Weights are used in place,
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -65,8 +66,11 @@ def _slide_one(layer: nn.Module, x: torch.Tensor, dil: Dilation) -> tuple[torch.
     stride_ = (*stride[:-2], 1, 1)  # depth stride kept; spatial stride becomes dilation of what follows
     dilation_ = (*dilation[:-2], dilation[-2] * dil[0], dilation[-1] * dil[1])
     if isinstance(layer, (nn.Conv2d, nn.Conv3d)):
-        conv = F.conv2d if n == 2 else F.conv3d
-        y = conv(x, layer.weight, layer.bias, stride_, padding, dilation_, layer.groups)
+        if n == 2 and layer.groups == 1:  # a large kernel (a dense head as a convolution) may go by FFT
+            y = valid_conv2d(x, layer.weight, layer.bias, dilation_)
+        else:
+            conv = F.conv2d if n == 2 else F.conv3d
+            y = conv(x, layer.weight, layer.bias, stride_, padding, dilation_, layer.groups)
     else:
         pool = F.max_pool2d if n == 2 else F.max_pool3d
         y = pool(x, kernel, stride_, padding, dilation_)
@@ -96,9 +100,107 @@ def slide_linear(x: torch.Tensor, linear: nn.Linear, window: tuple[int, int], di
 
     The weight is viewed (not copied) as a ``(K, C, h, w)`` kernel, dilated by the accumulated
     stride: torch's ``Flatten`` of an NCHW map reads C, then h, then w. Returns ``(N, K, H'', W'')``.
+    A large window is slid by FFT (:func:`valid_conv2d`).
     """
     kernel = linear.weight.view(linear.out_features, x.shape[1], *window)
-    return F.conv2d(x, kernel, linear.bias, dilation=dilation)
+    return valid_conv2d(x, kernel, linear.bias, dilation)
+
+
+# Cost model, in multiply-adds of the direct convolution (oneDNN's, on CPU), measured with torch 2.13 on
+# 2 cores: a complex multiply-add of the batched matmul costs about 8 of them, and a transform about 80
+# per point and log2(points) (pocketFFT on small blocks, with the transposes around it). The FFT is
+# chosen only when it is cheaper by this model; on HybridSN's 7x7 head both are close, on 17x17 FFT wins.
+_CMAC_COST = 8.0
+_FFT_POINT_COST = 80.0
+_BLOCKS = (16, 24, 32, 48, 64)  # FFT block sides tried (2^a 3^b: fast sizes for pocketFFT and cuFFT)
+_FFT_STATE_BYTES = 1 << 29  # the kernel's spectrum is (B, B/2+1, C, K) complex: keep it under 512 MiB
+
+
+def fft_plan(n: int, channels: int, out_channels: int, size: tuple[int, int], kernel: tuple[int, int],
+             dilation: Dilation = (1, 1)) -> int | None:
+    """The FFT block side :func:`valid_conv2d` uses for these shapes, or None when the direct convolution is cheaper.
+
+    ``n`` images of ``channels x size``, an ``out_channels x channels x kernel`` kernel dilated by ``dilation``.
+    Per output pixel the direct convolution costs ``C*K*h*w`` multiply-adds; overlap-save FFT blocks of
+    ``B x B`` cost ``C*K`` complex ones per frequency (about B^2/2 frequencies per block), plus the
+    transforms of the kernel (once per call), of every input block (C each) and output block (K each).
+    """
+    (h, w), (dh, dw) = kernel, dilation
+    out_h, out_w = size[0] - (h - 1) * dh, size[1] - (w - 1) * dw
+    if h * w == 1 or out_h < 1 or out_w < 1:
+        return None
+    best, plan = float(n * channels * out_channels * h * w * out_h * out_w), None
+    phases = n * dh * dw  # a dilated kernel is undilated on each of the dh*dw sub-grids (polyphase)
+    ph_h, ph_w = -(-out_h // dh), -(-out_w // dw)
+    for b in _BLOCKS:
+        if b <= max(h, w) or out_channels * channels * b * (b // 2 + 1) * 8 > _FFT_STATE_BYTES:
+            continue
+        blocks = phases * -(-ph_h // (b - h + 1)) * -(-ph_w // (b - w + 1))
+        transforms = out_channels * channels * (h + b / 2) / b + blocks * (channels + out_channels)  # the kernel's: h rows, then columns
+        cost = transforms * _FFT_POINT_COST * b * b * math.log2(b * b) + blocks * b * (b // 2 + 1) * channels * out_channels * _CMAC_COST
+        if cost < best:
+            best, plan = cost, b
+    return plan
+
+
+def valid_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                 dilation: Dilation = (1, 1)) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias, dilation=dilation)`` (valid, stride 1, one group), by FFT when that is cheaper.
+
+    Args:
+        x: ``(N, C, H, W)``; weight: ``(K, C, h, w)``; bias: ``(K,)`` or None.
+
+    Returns:
+        ``(N, K, H - (h-1)*d_h, W - (w-1)*d_w)``, equal to the direct convolution up to float rounding.
+        The FFT path (:func:`fft_plan` decides) computes in float32 whatever the input's dtype.
+    """
+    # The cost model is the CPU's; on CUDA cuDNN chooses among its own algorithms (FFT ones included).
+    block = fft_plan(x.shape[0], x.shape[1], weight.shape[0], (x.shape[-2], x.shape[-1]), (weight.shape[-2], weight.shape[-1]), dilation) \
+        if x.device.type != "cuda" else None
+    if block is None:
+        return F.conv2d(x, weight, bias, dilation=dilation)
+    return fft_conv2d(x, weight, bias, dilation, block)
+
+
+def fft_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: Dilation, block: int) -> torch.Tensor:
+    """:func:`valid_conv2d` by overlap-save FFT blocks of ``block x block`` (more than the kernel's h and w), in float32.
+
+    A dilation ``(d_h, d_w)`` is undone by polyphase decomposition: output rows ``a, a + d_h, ...``
+    read only input rows ``a, a + d_h, ...``, so each of the ``d_h * d_w`` sub-grids is an undilated
+    correlation with the same ``h x w`` kernel. Each block of ``B x B`` input pixels gives its first
+    ``B - h + 1`` rows (and columns) of output exactly: those never read past the block's end, so the
+    circular wrap-around of the FFT only touches the discarded ones.
+    """
+    n, c, height, width = x.shape
+    k, _, h, w = weight.shape
+    dh, dw = dilation
+    out_h, out_w = height - (h - 1) * dh, width - (w - 1) * dw
+    x = x.float()
+    # Polyphase: (N, C, H, W) -> (N*dh*dw, C, H/dh, W/dw), the input padded at its end to whole sub-grids.
+    hp, wp = -(-height // dh), -(-width // dw)
+    x = F.pad(x, (0, wp * dw - width, 0, hp * dh - height))
+    x = x.reshape(n, c, hp, dh, wp, dw).permute(0, 3, 5, 1, 2, 4).reshape(n * dh * dw, c, hp, wp)
+    # Overlap-save: blocks of B x B at a step of S = B - h + 1 (rows; likewise columns).
+    sh, sw = block - h + 1, block - w + 1
+    qh, qw = hp - h + 1, wp - w + 1  # valid output of each sub-grid
+    bh, bw = -(-qh // sh), -(-qw // sw)
+    x = F.pad(x, (0, (bw - 1) * sw + block - wp, 0, (bh - 1) * sh + block - hp))
+    # Frequency-major layouts throughout, so that the product is one contiguous batched matmul.
+    blocks = x.unfold(2, block, sh).unfold(3, block, sw).permute(4, 5, 0, 2, 3, 1)  # (B, B, M, bh, bw, C)
+    m = blocks.shape[2]
+    spec = torch.fft.rfft2(blocks, dim=(0, 1))  # (B, B/2+1, M, bh, bw, C)
+    freqs = spec.shape[0] * spec.shape[1]
+    spec = spec.reshape(freqs, m * bh * bw, c).contiguous()  # bmm on strided operands falls back to a slow loop
+    # The kernel's spectrum: along w first on its h non-zero rows only, then along h. Correlation = conjugate.
+    kspec = torch.fft.fft(torch.fft.rfft(weight.float().permute(2, 3, 1, 0), n=block, dim=1), n=block, dim=0)  # (B, B/2+1, C, K)
+    out = torch.bmm(spec, kspec.conj().resolve_conj().reshape(freqs, c, k).contiguous())  # (F, M*bh*bw, K): per frequency, C channels to K
+    y = torch.fft.irfft2(out.view(block, block // 2 + 1, m, bh, bw, k), s=(block, block), dim=(0, 1))[:sh, :sw]  # the valid part
+    y = y.permute(2, 5, 3, 0, 4, 1).reshape(m, k, bh * sh, bw * sw)[..., :qh, :qw]  # (M, K, qh, qw)
+    # Back from the sub-grids: (N*dh*dw, K, qh, qw) -> (N, K, qh*dh, qw*dw), then the valid size.
+    y = y.reshape(n, dh, dw, k, qh, qw).permute(0, 3, 4, 1, 5, 2).reshape(n, k, qh * dh, qw * dw)[..., :out_h, :out_w]
+    if bias is not None:
+        y = y + bias.float()[:, None, None]
+    return y
 
 
 def fold_depth(x: torch.Tensor) -> torch.Tensor:

@@ -2,8 +2,9 @@
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from hsframe.sliding import check_scene, crop, slide, slide_linear
+from hsframe.sliding import check_scene, crop, fft_conv2d, fft_plan, slide, slide_linear
 
 
 def _patch_net(pool: nn.Module) -> tuple[nn.Sequential, nn.Linear]:
@@ -63,3 +64,42 @@ def test_batchnorm1d_after_a_dense_layer_slides_per_pixel():
     y, _ = slide(head, x)
     expected = head(x[0].permute(1, 2, 0).reshape(-1, 8)).reshape(5, 6, 4).permute(2, 0, 1)
     assert torch.allclose(y[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(("shape", "kernel", "dilation", "block"), [
+    ((1, 5, 40, 33), (5, 4), (1, 1), 16),   # several blocks, the last ones partial; h != w
+    ((2, 3, 50, 61), (3, 6), (2, 3), 16),   # a trous: dilation differs per axis, sizes not multiples of it
+    ((1, 4, 19, 17), (9, 7), (1, 1), 16),   # one block, its output cut to the valid size
+    ((1, 6, 45, 45), (2, 2), (4, 4), 24),   # a small kernel after two stride-2 layers (he_m3dcnn, baseline_cnn)
+])
+def test_fft_convolution_equals_the_direct_one(shape, kernel, dilation, block):
+    """Every output position, random (asymmetric) kernels: a flipped kernel, a shifted block or wrapped-around
+    output would differ by the size of the values, not by rounding."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(*shape, generator=g)
+    weight, bias = torch.randn(7, shape[1], *kernel, generator=g), torch.randn(7, generator=g)
+    want = F.conv2d(x, weight, bias, dilation=dilation)
+    got = fft_conv2d(x, weight, bias, dilation, block)
+    assert got.shape == want.shape and got.dtype == torch.float32
+    assert (got - want).abs().max().item() <= 1e-4 * want.abs().max().item()
+
+
+def test_cost_model_slides_large_windows_by_fft_and_small_ones_directly():
+    assert fft_plan(1, 64, 256, (161, 161), (17, 17)) is not None  # HybridSN's 25x25 patch on a 145-pixel scene
+    assert fft_plan(1, 512, 1024, (161, 161), (1, 1), (16, 16)) is None  # a 1x1 window (sharma_hscnn) is a matrix product
+    assert fft_plan(1, 64, 256, (151, 151), (7, 7)) is None  # HybridSN's 15x15 patch: direct is as fast (measured)
+    assert fft_plan(1, 64, 256, (20, 20), (17, 17)) is None  # too few outputs to pay for the kernel's transform
+
+
+def test_slide_linear_on_a_hybridsn_sized_window_equals_the_dense_layer():
+    """A dense layer over a 64 x 17 x 17 window, slid over an 80 x 80 map (FFT by the cost model), at sampled windows."""
+    torch.manual_seed(0)
+    dense = nn.Linear(64 * 17 * 17, 256)
+    x = torch.randn(1, 64, 80, 80)
+    assert fft_plan(1, 64, 256, (80, 80), (17, 17)) is not None
+    with torch.no_grad():
+        got = slide_linear(x, dense, (17, 17))
+        assert got.shape == (1, 256, 64, 64)
+        for i, j in [(0, 0), (0, 63), (63, 0), (63, 63), (31, 17), (5, 48)]:
+            want = dense(x[0, :, i : i + 17, j : j + 17].reshape(1, -1))[0]
+            assert (got[0, :, i, j] - want).abs().max().item() <= 1e-4

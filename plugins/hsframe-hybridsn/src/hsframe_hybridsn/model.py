@@ -7,6 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from hsframe.sliding import slide_linear
+
 
 class HybridSN(nn.Module):
     """HybridSN for hyperspectral patches.
@@ -87,7 +89,6 @@ class HybridSN(nn.Module):
         n, c, d, h, w = x.shape
         x = self.conv2d(x.reshape(n, c * d, h, w))  # (N, 64, H+p_h-9, W+p_w-9)
         # Flatten reads (64, p_h-8, p_w-8) in C, h, w order, so the first dense layer is that convolution.
-        kernel = dense1.weight.view(dense1.out_features, x.shape[1], ph - 8, pw - 8)
-        x = F.relu(F.conv2d(x, kernel, dense1.bias))  # (N, 256, H, W)
+        x = F.relu(slide_linear(x, dense1, (ph - 8, pw - 8)))  # (N, 256, H, W); by FFT when the window is large
         x = F.relu(F.conv2d(x, dense2.weight[:, :, None, None], dense2.bias))  # (N, 128, H, W)
         return F.conv2d(x, dense3.weight[:, :, None, None], dense3.bias)  # (N, K, H, W)
