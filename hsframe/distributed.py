@@ -156,7 +156,28 @@ def launch(nproc: int, nnodes: int, endpoint: str | None, argv: list[str], devic
     where = (["--standalone"] if nnodes == 1 and not endpoint else
              ["--nnodes", str(nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint", str(endpoint), "--rdzv-id", "hsframe"])
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc), *where, "-m", "hsframe", *rest]
-    return subprocess.call(command)
+    return wait_forwarding(subprocess.Popen(command))
+
+
+def wait_forwarding(launcher: Any) -> int:
+    """Wait for torchrun (a ``Popen``), passing on SIGTERM and SIGHUP; its exit code.
+
+    torchrun starts every rank in a session of its own, so killing torchrun would leave the ranks
+    training; told to stop, it stops them (SIGTERM, then SIGKILL after 30 s) and each run ends KILLED.
+    Ctrl-C reaches torchrun from the terminal, as it shares this process group, so here it is ignored.
+    """
+    import signal
+
+    def forward(signum: int, frame: Any) -> None:
+        launcher.send_signal(signum)
+
+    handlers = {signal.SIGTERM: forward, signal.SIGHUP: forward, signal.SIGINT: signal.SIG_IGN}
+    before = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        return launcher.wait()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def reach(endpoint: str) -> None:

@@ -9,10 +9,12 @@ that a rank killed mid-step ends every rank and leaves the run FAILED.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import mlflow
@@ -130,6 +132,8 @@ def test_two_nodes_meet_at_the_rendezvous_and_record_one_run(tmp_path):
 FLAKY = """
 import os
 import signal
+import signal
+import time
 from pathlib import Path
 
 from hsframe import ModelSpec, hookimpl
@@ -149,6 +153,9 @@ def build(spec, **options):
         def forward(self, x):
             self.calls += self.training
             if self.training and self.calls == 3 and os.environ["RANK"] == "1":
+                if os.environ.get("FLAKY_STALL"):  # stall: rank 0 waits in the step's all-reduce
+                    Path(os.environ["FLAKY_PIDS"], "stalled").write_text("")
+                    time.sleep(600)
                 os.kill(os.getpid(), signal.SIGKILL)
             return self.fc(x.flatten(1))
 
@@ -173,6 +180,34 @@ def _gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"  # a zombie has ended
     except FileNotFoundError:
         return True
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the ranks' states from /proc")
+def test_a_stopped_launcher_stops_every_rank_and_the_run_failed(tmp_path):
+    """A scheduler's SIGTERM to `hsframe run --nproc-per-node` must reach the ranks (torchrun starts them in sessions of their own)."""
+    site, pids = tmp_path / "site", tmp_path / "pids"
+    site.mkdir(), pids.mkdir()
+    make_dist(site, "fake-flaky", "flaky", FLAKY)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**_env(), "FLAKY_PIDS": str(pids), "FLAKY_STALL": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    launcher = subprocess.Popen([sys.executable, "-m", "hsframe", "run", "--model", "flaky", "--nproc-per-node", "2", *QUICK,
+                                 "--set", "train.batch_size=16", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}",
+                                 "--tracking-uri", store], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 150
+        while not (pids / "stalled").exists():  # both ranks are in the third training step
+            assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-3000:]
+            time.sleep(0.2)
+        launcher.send_signal(signal.SIGTERM)
+        _, err = launcher.communicate(timeout=120)
+    finally:
+        launcher.kill()
+    assert launcher.returncode != 0, err[-3000:]
+    ranks = {p.name: int(p.read_text()) for p in pids.iterdir() if p.name != "stalled"}
+    assert sorted(ranks) == ["0", "1"] and all(_gone(pid) for pid in ranks.values()), err[-3000:]
+    assert "rank 0 of 2 was stopped by torchrun (SIGTERM)" in err  # not resumable: FAILED, not KILLED
+    assert [run.info.status for run in _runs(store)] == ["FAILED"], err[-3000:]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the ranks' states from /proc")
@@ -223,7 +258,7 @@ def test_a_node_that_cannot_reach_the_rendezvous_says_where_and_how_long(monkeyp
 
     monkeypatch.setattr("hsframe.distributed.TIMEOUT_S", 1)
     monkeypatch.setattr("torch.distributed.elastic.rendezvous.utils._matches_machine_hostname", lambda host: False)  # another host
-    monkeypatch.setattr("subprocess.call", lambda command: pytest.fail("torchrun started"))
+    monkeypatch.setattr("subprocess.Popen", lambda command: pytest.fail("torchrun started"))
     endpoint = f"127.0.0.1:{_free_port()}"  # nobody listens there
     with pytest.raises(HsframeError, match=rf"this node could not reach the rendezvous {endpoint} within 1 s \(HSFRAME_DIST_TIMEOUT\)"):
         launch(1, 2, endpoint, ["run"])
