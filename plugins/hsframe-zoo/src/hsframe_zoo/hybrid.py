@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from hsframe.sliding import check_scene, crop, slide, slide_linear
-from hsframe_zoo.layers import centre_crop, require, require_patch
+from hsframe_zoo.layers import centre_crop, require, require_patch, scene_in_blocks
 
 
 class ResidualPair(nn.Module):
@@ -85,23 +85,48 @@ class LuoHSICNN(nn.Module):
         in_channels: C; bands: D, at least 42 (d' >= 3); patch_size: (H, W), at least 3x3 (larger ones
         are cropped to the centre 3x3); num_classes: K.
 
-    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``; ``scene_forward`` ``(N, C, D, H+p-1, W+p-1)`` -> ``(N, K, H, W)``.
     """
+
+    # Pixels per call of the per-pixel layers in scene_forward (eval.batch_size's default): each pixel's
+    # 64 x (d'-2) x (planes-2) map is 45 kB at the defaults, 3 GB for a 256 x 256 tile at once.
+    scene_chunk: int = 256
 
     def __init__(self, in_channels: int, bands: int, patch_size: tuple[int, int], num_classes: int,
                  planes: int = 90, hidden: int = 1024) -> None:
         super().__init__()
         require_patch(*patch_size, 3, "luo_hsicnn")
         require(bands, 42, "bands", "luo_hsicnn")
+        self.patch_size = tuple(patch_size)  # plain attribute: scene_forward's window
         self.conv3d = nn.Conv3d(in_channels, planes, (24, 3, 3), stride=(9, 1, 1))
         self.conv2d = nn.Conv2d(1, 64, 3)
         rows = (bands - 24) // 9 + 1
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * (rows - 2) * (planes - 2), hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv3d(centre_crop(x, 3)))  # (N, planes, d', 1, 1)
-        x = x.flatten(2).transpose(1, 2)[:, None]  # (N, 1, d', planes): one row per spectral position
-        return self.head(F.relu(self.conv2d(x)))  # (N, 64, d'-2, planes-2) -> (N, K)
+        return self._classify(F.relu(self.conv3d(centre_crop(x, 3))).flatten(2))  # (N, planes, d', 1, 1) -> (N, K)
+
+    def _classify(self, x: torch.Tensor) -> torch.Tensor:
+        """``(M, planes, d')`` per-pixel features -> ``(M, K)``: the (d', planes) matrix, its 2-D conv, the dense layers."""
+        x = x.transpose(1, 2)[:, None]  # (M, 1, d', planes): one row per spectral position
+        return self.head(F.relu(self.conv2d(x)))  # (M, 64, d'-2, planes-2) -> (M, K)
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` (eval mode) per patch.
+
+        The 3-D convolution is valid, so over the scene (less the margin outside every pixel's centre
+        3x3) it gives each pixel's features at once; it and the per-pixel rest run on blocks of at most
+        :attr:`scene_chunk` output pixels (:func:`~hsframe_zoo.layers.scene_in_blocks`).
+        """
+        return scene_in_blocks(x, self.patch_size, self.scene_chunk, self._scene_block)
+
+    def _scene_block(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, h + p_h - 1, w + p_w - 1)`` -> ``(N, K, h, w)``."""
+        mh, mw = (self.patch_size[0] - 3) // 2, (self.patch_size[1] - 3) // 2  # only the centre 3x3 of each patch is read
+        f = F.relu(self.conv3d(x[..., mh : x.shape[-2] - mh, mw : x.shape[-1] - mw]))  # (N, planes, d', h, w)
+        n, planes, rows, h, w = f.shape
+        f = f.permute(0, 3, 4, 1, 2).reshape(n * h * w, planes, rows)  # one (planes, d') matrix per pixel
+        return self._classify(f).reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
 
 class SharmaHSCNN(nn.Module):

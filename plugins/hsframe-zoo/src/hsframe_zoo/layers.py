@@ -1,8 +1,12 @@
 """Layers shared by the zoo's networks: input checks, the pixel-classifier base, PRetanh (dense-as-conv: :mod:`hsframe.sliding`)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn as nn
+
+from hsframe.sliding import check_scene
 
 
 def require(value: int, smallest: int, what: str, model: str) -> None:
@@ -20,6 +24,28 @@ def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     """``(..., H, W)`` -> ``(..., size, size)`` around the centre (H, W odd and at least ``size``)."""
     top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
     return x[..., top : top + size, left : left + size]
+
+
+def scene_in_blocks(x: torch.Tensor, patch_size: tuple[int, int], pixels: int,
+                    fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``fn`` over blocks of at most ``pixels`` output pixels of a padded scene, stitched: ``(N, K, H, W)``.
+
+    For a ``scene_forward`` whose work after the first layer is per pixel: memory is that of a batch of
+    ``pixels`` patches, whatever the window. ``x``: ``(N, C, D, H + p_h - 1, W + p_w - 1)``; ``fn`` maps a
+    block ``(N, C, D, h + p_h - 1, w + p_w - 1)`` to its ``(N, K, h, w)`` logits.
+    """
+    h, w = check_scene(x, patch_size)
+    bw = min(w, pixels)
+    bh = max(1, pixels // bw)
+    out: torch.Tensor | None = None
+    for i in range(0, h, bh):
+        for j in range(0, w, bw):
+            y = fn(x[..., i : min(i + bh, h) + patch_size[0] - 1, j : min(j + bw, w) + patch_size[1] - 1])
+            if out is None:
+                out = y.new_empty(x.shape[0], y.shape[1], h, w)
+            out[..., i : i + bh, j : j + bw] = y
+    assert out is not None  # H, W >= 1 (check_scene), so there was a block
+    return out
 
 
 class PixelClassifier(nn.Module):

@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from hsframe.sliding import check_scene
-from hsframe_zoo.layers import require, require_patch
+from hsframe_zoo.layers import require, require_patch, scene_in_blocks
 
 
 class Attention(nn.Module):
@@ -55,8 +55,12 @@ class SpectralFormer(nn.Module):
     Args:
         bands: D·C tokens (any); patch_size: (H, W) (1x1 gives the pixel-wise variant); num_classes: K.
 
-    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``.
+    Shapes: ``(N, C, D, H, W)`` -> ``(N, K)``; ``scene_forward`` ``(N, C, D, H+p-1, W+p-1)`` -> ``(N, K, H, W)``.
     """
+
+    # Pixels per transformer call in scene_forward (eval.batch_size's default): a pixel's attention over
+    # D + 1 tokens holds heads x (D + 1)^2 values, 0.6 MB at 200 bands, so a 256 x 256 tile at once would take 40 GB.
+    scene_chunk: int = 256
 
     def __init__(self, bands: int, patch_size: tuple[int, int], num_classes: int, dim: int = 64, depth: int = 5,
                  heads: int = 4, dim_head: int = 16, mlp_dim: int = 8, band_group: int = 3, dropout: float = 0.1,
@@ -66,6 +70,7 @@ class SpectralFormer(nn.Module):
             raise ValueError(f"spectralformer needs an odd band_group of at least 1; got {band_group}")
         require(depth, 1, "depth", "spectralformer")
         self.band_group = band_group
+        self.patch_size = tuple(patch_size)  # plain attribute: scene_forward's window
         tokens = bands + 1
         self.embed = nn.Linear(band_group * patch_size[0] * patch_size[1], dim)
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
@@ -85,7 +90,10 @@ class SpectralFormer(nn.Module):
         return x.unfold(1, self.band_group, 1).reshape(n, -1, self.band_group * x.shape[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t = self.embed(self.tokens(x))  # (N, L, dim)
+        return self._classify(self.embed(self.tokens(x)))  # (N, L, dim) band tokens -> (N, K)
+
+    def _classify(self, t: torch.Tensor) -> torch.Tensor:
+        """``(M, L, dim)`` embedded band tokens -> ``(M, K)``: class token, positions, layers with CAF, head."""
         t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], 1) + self.pos
         t = self.drop(t)
         inputs: list[torch.Tensor] = []
@@ -95,6 +103,31 @@ class SpectralFormer(nn.Module):
                 t = self.fuse[i - 2](torch.stack([t, inputs[i - 2]], -1)).squeeze(-1)  # (N, T, dim, 2) -> (N, T, dim)
             t = layer(t)
         return self.head(t[:, 0])
+
+    def embed_kernel(self) -> torch.Tensor:
+        """GSE's dense layer as a ``(dim, 1, g, p_h, p_w)`` Conv3d kernel (a view of its weight, not a copy).
+
+        :meth:`tokens` flattens a band's window pixel by pixel, the g neighbouring bands innermost.
+        """
+        return self.embed.weight.view(-1, *self.patch_size, self.band_group).permute(0, 3, 1, 2)[:, None]
+
+    def scene_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, H + p_h - 1, W + p_w - 1)`` -> ``(N, K, H, W)`` logits, equal to ``forward`` (eval mode) per patch.
+
+        GSE is a Conv3d over (bands, rows, columns) with the patch-sized kernel (:meth:`embed_kernel`),
+        bands zero-padded by g // 2 as :meth:`tokens` pads them; the transformer then reads each pixel's
+        band tokens as ``forward`` does. Both run on blocks of at most :attr:`scene_chunk` output pixels
+        (:func:`~hsframe_zoo.layers.scene_in_blocks`), and no patch is gathered.
+        """
+        return scene_in_blocks(x, self.patch_size, self.scene_chunk, self._scene_block)
+
+    def _scene_block(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, D, h + p_h - 1, w + p_w - 1)`` -> ``(N, K, h, w)``."""
+        bands = x.reshape(x.shape[0], 1, -1, *x.shape[-2:])  # (N, 1, C·D, ...): the L tokens' source bands
+        t = F.conv3d(bands, self.embed_kernel(), self.embed.bias, padding=(self.band_group // 2, 0, 0))  # (N, dim, L, h, w)
+        n, dim, tokens, h, w = t.shape
+        t = t.permute(0, 3, 4, 2, 1).reshape(n * h * w, tokens, dim)  # one row of band tokens per pixel
+        return self._classify(t).reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
 
 class GaussianTokenizer(nn.Module):
