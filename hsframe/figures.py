@@ -124,9 +124,11 @@ def false_colour(cube: np.ndarray, rgb_bands: tuple[int, int, int] | None = None
     2nd and 98th percentile so that a few bright pixels do not leave the rest dark."""
     b = cube.shape[2]
     bands = list(rgb_bands) if rgb_bands is not None else [round((b - 1) * f) for f in (0.8, 0.5, 0.2)]
-    img = cube[:, :, bands].astype(np.float32)
-    lo, hi = np.percentile(img.reshape(-1, 3), [2, 98], axis=0)
-    return np.clip((img - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+    img = np.asarray(cube[:, :, bands], dtype=np.float32)  # a new array (list index): stretched in place, in float32
+    lo, hi = np.percentile(img.reshape(-1, 3), [2, 98], axis=0).astype(np.float32)
+    img -= lo
+    img /= np.maximum(hi - lo, np.float32(1e-12))
+    return np.clip(img, 0, 1, out=img)
 
 
 def classification_map_figure(
