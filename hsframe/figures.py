@@ -99,7 +99,10 @@ def label_panels_figure(
             if img.ndim == 3:
                 axes[i, j].imshow(img, interpolation="nearest")
             else:
-                axes[i, j].imshow(img, cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
+                # The class ids in the smallest integer type that holds them, coloured after resampling to the panel's
+                # pixels ("data" stage): the same picture, without float64 RGBA copies of a large image (16 bytes a pixel).
+                small = np.asarray(img).astype(np.min_scalar_type(max(k, int(np.max(img, initial=0)))), copy=False)
+                axes[i, j].imshow(small, cmap=cmap, vmin=0, vmax=k, interpolation="nearest", interpolation_stage="data")
             axes[i, j].set_title(name, fontsize=9 if n_rows > 1 else None)
         for j in range(n_cols):
             axes[i, j].axis("off")  # also the unused cells of a short row
