@@ -99,7 +99,10 @@ def label_panels_figure(
             if img.ndim == 3:
                 axes[i, j].imshow(img, interpolation="nearest")
             else:
-                axes[i, j].imshow(img, cmap=cmap, vmin=0, vmax=k, interpolation="nearest")
+                # The class ids in the smallest integer type that holds them, coloured after resampling to the panel's
+                # pixels ("data" stage): the same picture, without float64 RGBA copies of a large image (16 bytes a pixel).
+                small = np.asarray(img).astype(np.min_scalar_type(max(k, int(np.max(img, initial=0)))), copy=False)
+                axes[i, j].imshow(small, cmap=cmap, vmin=0, vmax=k, interpolation="nearest", interpolation_stage="data")
             axes[i, j].set_title(name, fontsize=9 if n_rows > 1 else None)
         for j in range(n_cols):
             axes[i, j].axis("off")  # also the unused cells of a short row
@@ -124,9 +127,11 @@ def false_colour(cube: np.ndarray, rgb_bands: tuple[int, int, int] | None = None
     2nd and 98th percentile so that a few bright pixels do not leave the rest dark."""
     b = cube.shape[2]
     bands = list(rgb_bands) if rgb_bands is not None else [round((b - 1) * f) for f in (0.8, 0.5, 0.2)]
-    img = cube[:, :, bands].astype(np.float32)
-    lo, hi = np.percentile(img.reshape(-1, 3), [2, 98], axis=0)
-    return np.clip((img - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+    img = np.asarray(cube[:, :, bands], dtype=np.float32)  # a new array (list index): stretched in place, in float32
+    lo, hi = np.percentile(img.reshape(-1, 3), [2, 98], axis=0).astype(np.float32)
+    img -= lo
+    img /= np.maximum(hi - lo, np.float32(1e-12))
+    return np.clip(img, 0, 1, out=img)
 
 
 def classification_map_figure(

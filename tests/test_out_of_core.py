@@ -12,13 +12,17 @@ from click.testing import CliRunner
 from conftest import runs_of
 
 from hsframe.cli import cli
-from hsframe.data import lazy_cube
+from hsframe.config import RunConfig
+from hsframe.data import lazy_cube, patches
 from hsframe.data.lazy_cube import LazyCube, fit_pixels, pixels_at
 from hsframe.data.preprocess import Preprocessor, fit_preprocessor
 from hsframe.data.readers import open_scene
 from hsframe.data.value_range import ValueRange
 from hsframe.errors import HsframeError
-from hsframe.figures import false_colour
+from hsframe.figures import false_colour, write_classification_map
+from hsframe.inference import infer_samples
+from hsframe.recording import MemoryRecorder
+from hsframe.tasks import make_task
 
 H, W, B = 30, 26, 20
 
@@ -155,6 +159,61 @@ def test_a_run_out_of_core_equals_the_run_in_memory(tmp_path: Path, fmt: str, sm
     # The same features (PCA fit, projection), split and training: every loss and count to the last digit.
     assert logged["true"] == logged["false"]
     assert {"pca_explained_variance", "train_loss", "leakage_test_pixels_in_train_windows"} <= set(logged["true"])
+
+
+def test_a_scene_holds_its_labels_and_its_feature_cube_once(tmp_path: Path, small_blocks: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # O(H x W x K), not a multiple of it: the features the whole-scene inference reads are the padded patch cube's interior
+    # (not a second copy), the test pixels' patches come from the training's source, and the task's labels are the scene's.
+    path = _write("npy", tmp_path)
+    cfg = RunConfig.model_validate({"data": {"patch_size": 5, "pca_components": 6, "padding": "reflect"}})
+    train, test = np.arange(0, H * W, 3), np.arange(1, H * W, 7)
+    built: list[int] = []
+    init = patches.PatchSource.__init__
+    monkeypatch.setattr(patches.PatchSource, "__init__", lambda self, *a, **k: (built.append(1), init(self, *a, **k))[1])
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6 * 5 * 5, 4))
+    got = {}
+    for out_of_core in (False, True):
+        scene = open_scene(path, tmp_path / "labels.npy", nan_fill=0.0, out_of_core=out_of_core)
+        task = make_task(cfg, scene)
+        assert np.shares_memory(task.labels, scene.labels)
+        rec = MemoryRecorder()
+        with rec.run("t", {}):
+            samples = task.fit_samples(train, "cpu", rec)
+        padded = samples.source.padded
+        assert samples.features.shape == (6, H, W) and samples.features.data_ptr() == padded[:, 2:, 2:].data_ptr()
+        built.clear()
+        pred, how = samples.infer(model, test, 64, torch.device("cpu"), False)
+        assert built == [] and how == "patch by patch"
+        assert np.array_equal(pred, infer_samples(model, patches.PatchSource(samples.features.clone(), 5, "reflect"), test, 64,
+                                                  torch.device("cpu"), False))
+        got[out_of_core] = samples.features
+    assert torch.equal(got[False], got[True])
+
+
+def test_the_map_figure_takes_a_few_bytes_a_pixel_not_float64_copies(tmp_path: Path) -> None:
+    # A large scene's map: false colour computed in float32 (no float64 steps), class images coloured after resampling
+    # to the panel's pixels (no float64 RGBA copy of each, 32 bytes a pixel). Images larger than the panels, as a scene's are.
+    import tracemalloc
+
+    h = w = 800
+    cube = np.random.default_rng(0).random((300, 300, 8), dtype=np.float32)
+    labels = np.repeat(np.arange(h)[:, None] * 4 // h + 1, w, 1)
+    names, palette = [f"c{i}" for i in range(1, 5)], [(200, 0, 0), (0, 200, 0), (0, 0, 200), (90, 90, 90)]
+    write_classification_map(tmp_path, labels[:50, :50], labels[:50, :50], names, palette, "warm-up")  # matplotlib's one-time costs
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rgb = false_colour(cube)
+        colour_peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        write_classification_map(tmp_path, labels, labels, names, palette, "map")
+        map_peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert colour_peak < 40 * 300 * 300  # float32 (12 bytes a pixel) and a copy to find the percentiles; in float64 it took 60
+    assert rgb.dtype == np.float32 and rgb.shape == (300, 300, 3) and 0 <= rgb.min() and rgb.max() <= 1
+    assert map_peak < 40 * h * w  # the int64 map saved as .npy and a few bytes a pixel for each panel; coloured first it took 90
 
 
 @pytest.mark.parametrize("damage", ["truncated", "too long"])

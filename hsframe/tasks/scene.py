@@ -18,6 +18,7 @@ from hsframe.tasks.base import Samples, Task, TaskSplit, task_for, to_label_valu
 if TYPE_CHECKING:
     import torch
 
+    from hsframe.data.patches import PatchSource
     from hsframe.recording import Recorder
 
 # Above this share of the cube's values replaced by data.nan_fill, the run warns: it learns mostly the fill value.
@@ -64,7 +65,7 @@ class SceneTask(Task):
         if p > min(h, w):
             raise HsframeError(f"data.patch_size {p} is larger than the image ({h}x{w}); use a patch of at most "
                                f"{(min(h, w) - 1) // 2 * 2 + 1}")
-        self.labels = data.labels.reshape(-1).astype(np.int64)
+        self.labels = data.labels.reshape(-1).astype(np.int64, copy=False)  # a view of int64 labels: no second H x W copy
         self.grid = SplitGrid(data.labels, data.class_names, (p, p), unit="pixels")
         self.input_spec = InputSpec(1, feature_bands(cfg, data), p, p, data.num_classes)
 
@@ -126,7 +127,7 @@ class SceneTask(Task):
         metrics = {}
         if pre.explained_variance_ratio is not None:
             metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
-        return SceneSamples(PatchSource(features, d.patch_size, d.padding), metrics, features, self.cfg)
+        return SceneSamples.of(PatchSource(features, d.patch_size, d.padding), metrics, self.cfg)
 
     def inference_index(self, split: TaskSplit) -> np.ndarray:
         # One inference pass serves both the test metrics and the full-scene map.
@@ -153,17 +154,25 @@ class SceneSamples(Samples):
     features: Any = None
     cfg: RunConfig | None = None
 
+    @classmethod
+    def of(cls, source: "PatchSource", metrics: dict[str, float], cfg: RunConfig) -> "SceneSamples":
+        """Samples of ``source``'s cube, held once: ``features`` is the unpadded ``(K, H, W)`` interior of
+        ``source.padded`` (a view, the same values), not a second H x W x K copy beside the padded one."""
+        r = source.size // 2
+        return cls(source, metrics, source.padded[:, r : r + source.height, r : r + source.width], cfg)
+
     def infer(self, model: Any, index: np.ndarray, batch_size: int, device: "torch.device", amp: bool) -> tuple[np.ndarray, str]:
-        return infer_scene_pixels(model, self.features, self.cfg, device, index)
+        return infer_scene_pixels(model, self.features, self.cfg, device, index, source=self.source)
 
 
 def infer_scene_pixels(model: Any, features: Any, cfg: RunConfig, device: Any, index: np.ndarray | None = None,
-                       note: Any = None) -> tuple[np.ndarray, str]:
+                       note: Any = None, source: "PatchSource | None" = None) -> tuple[np.ndarray, str]:
     """0-based classes of the pixels at ``index`` (default: every pixel) of a ``(K, H, W)`` feature cube.
 
     A model with ``scene_forward`` computes the whole scene fully convolutionally in tiles (cheaper
     than a fraction of its pixels patch by patch); any other model goes patch by patch over
-    ``index`` only (all pixels when ``index`` is None, after ``note`` says why it is slow).
+    ``index`` only (all pixels when ``index`` is None, after ``note`` says why it is slow), reading
+    its patches from ``source`` when given (the training's: no second padded copy of the cube).
     """
     from hsframe.data.patches import PatchSource
     from hsframe.inference import has_scene_forward, infer_samples, infer_scene
@@ -174,7 +183,7 @@ def infer_scene_pixels(model: Any, features: Any, cfg: RunConfig, device: Any, i
         full = full.reshape(-1).numpy()
         how = "scene_forward (tiled)" if has_scene_forward(model) else "patch by patch"
         return (full if index is None else full[index]), how
-    return infer_samples(model, PatchSource(features, p, pad), index, bs, device, amp), "patch by patch"
+    return infer_samples(model, source or PatchSource(features, p, pad), index, bs, device, amp), "patch by patch"
 
 
 def scene_probabilities(model: Any, features: Any, cfg: RunConfig, device: Any, note: Any = None) -> tuple[np.ndarray, str]:

@@ -132,7 +132,7 @@ class SceneSetTask(Task):
         metrics = {}
         if pre.explained_variance_ratio is not None:
             metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
-        return SceneSamples(PatchSource(features, d.patch_size, "zero"), metrics, features, self.cfg)
+        return SceneSamples.of(PatchSource(features, d.patch_size, "zero"), metrics, self.cfg)
 
     def inference_index(self, split: TaskSplit) -> np.ndarray:
         # Every pixel of every tile (not the gaps between them) for the maps, else the test pixels.
