@@ -22,7 +22,7 @@ import torch.nn as nn
 from hsframe.checkpoint import TrainState, capture_rng, restore_rng
 from hsframe.config import TrainConfig
 from hsframe.data.patches import SampleSource
-from hsframe.device import autocast, compiled
+from hsframe.device import autocast, compiled, fused_optimizer
 from hsframe.distributed import World
 from hsframe.errors import HsframeError
 from hsframe.inference import infer_samples
@@ -40,12 +40,13 @@ class DivergedError(HsframeError):
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = model.parameters()
+    params = list(model.parameters())
+    fused = fused_optimizer(params) or None  # None: torch picks its default (foreach on CUDA) where fused is out
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, fused=fused)
 
 
 @dataclass

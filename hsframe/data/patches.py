@@ -65,17 +65,21 @@ class PatchSource(SampleSource):
         mode = "constant" if padding == "zero" else "reflect"
         self.padded = F.pad(features.unsqueeze(0), (r, r, r, r), mode=mode).squeeze(0)
         self.height, self.width, self.bands, self.size = h, w, k, patch_size
-        self._offsets = torch.arange(patch_size, device=features.device)
+        wp = w + 2 * r
+        # Flat offset of every patch element from the patch's top-left corner in the (K, Hp * Wp) view: (p * p,)
+        self._offsets = (torch.arange(patch_size, device=features.device)[:, None] * wp
+                         + torch.arange(patch_size, device=features.device)).flatten()
 
     def patches(self, flat_index: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Patches around pixels given by flat index ``row * W + col``: ``(N, 1, K, p, p)``."""
+        """Patches around pixels given by flat index ``row * W + col``: ``(N, 1, K, p, p)``, contiguous."""
         idx = torch.as_tensor(flat_index, device=self.padded.device, dtype=torch.long)
-        rows, cols = idx // self.width, idx % self.width
-        # In padded coordinates the patch of pixel (r, c) starts at (r, c).
-        rr = (rows[:, None] + self._offsets[None, :])[:, :, None]  # (N, p, 1)
-        cc = (cols[:, None] + self._offsets[None, :])[:, None, :]  # (N, 1, p)
-        out = self.padded[:, rr, cc]  # (K, N, p, p)
-        return out.permute(1, 0, 2, 3).unsqueeze(1).contiguous()  # convolutions run faster on a contiguous batch
+        k, p = self.bands, self.size
+        # In padded coordinates the patch of pixel (r, c) starts at (r, c): flat r * Wp + c.
+        corner = idx // self.width * self.padded.shape[2] + idx % self.width
+        # One index_select along the flattened pixels (a contiguous copy per band), then one permuting copy:
+        # several times faster on the CPU than advanced indexing with broadcast (row, col) index tensors.
+        out = self.padded.reshape(k, -1).index_select(1, (corner[:, None] + self._offsets).flatten())  # (K, N * p * p)
+        return out.view(k, len(idx), p, p).permute(1, 0, 2, 3).unsqueeze(1).contiguous()  # convolutions want a contiguous batch
 
     samples = patches
 
