@@ -152,14 +152,14 @@ def valid_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
 
     Returns:
         ``(N, K, H - (h-1)*d_h, W - (w-1)*d_w)``, equal to the direct convolution up to float rounding.
-        The FFT path (:func:`fft_plan` decides) computes in float32 whatever the input's dtype.
+        The FFT path (:func:`fft_plan` decides) computes in float32 and returns the input's dtype.
     """
     # The cost model is the CPU's; on CUDA cuDNN chooses among its own algorithms (FFT ones included).
     block = fft_plan(x.shape[0], x.shape[1], weight.shape[0], (x.shape[-2], x.shape[-1]), (weight.shape[-2], weight.shape[-1]), dilation) \
         if x.device.type != "cuda" else None
     if block is None:
         return F.conv2d(x, weight, bias, dilation=dilation)
-    return fft_conv2d(x, weight, bias, dilation, block)
+    return fft_conv2d(x, weight, bias, dilation, block).to(x.dtype)
 
 
 def fft_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: Dilation, block: int) -> torch.Tensor:
