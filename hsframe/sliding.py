@@ -203,6 +203,54 @@ def fft_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     return y
 
 
+def depth_banded_weight(conv: nn.Conv3d, depth: int) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """``conv``'s kernel as a Conv2d kernel over depth-folded channels: ``(weight, bias, D')``.
+
+    A Conv3d with C inputs and a ``(k_d, h, w)`` kernel over a depth of D is, on the map folded to
+    ``C*D`` channels (:func:`fold_depth`), a Conv2d to ``K*D'`` channels whose weight is banded:
+    output ``(k, o)`` reads input ``(c, o*s - pad + j*dil)`` through tap ``j``; taps that fall in the
+    depth padding read zeros, so they are left out. ``D/k_d`` times the multiply-adds, but oneDNN runs
+    a Conv2d with many channels several times faster than a Conv3d with few (HybridSN's 1 and 8).
+
+    Returns weight ``(K*D', C*D, h, w)`` (a new tensor: the module's state is untouched), bias
+    ``(K*D',)`` or None, and D'. Both are ordered K-major, D'-minor: the output is already folded.
+    """
+    if conv.groups != 1 or isinstance(conv.padding, str):
+        raise ValueError(f"{conv}: only one-group convolutions with numeric padding can be folded over depth")
+    w = conv.weight
+    k, c, kd, kh, kw = w.shape
+    s, pad, dil = conv.stride[0], conv.padding[0], conv.dilation[0]
+    out_depth = (depth + 2 * pad - dil * (kd - 1) - 1) // s + 1
+    if out_depth < 1:
+        raise ValueError(f"{conv}: a depth of {depth} is too small for its kernel")
+    band = w.new_zeros(k, out_depth, c, depth, kh, kw)
+    for o in range(out_depth):
+        for j in range(kd):
+            i = o * s - pad + j * dil
+            if 0 <= i < depth:
+                band[:, o, :, i] = w[:, :, j]
+    bias = None if conv.bias is None else conv.bias.repeat_interleave(out_depth)
+    return band.reshape(k * out_depth, c * depth, kh, kw), bias, out_depth
+
+
+def depth_folded_conv3d(x: torch.Tensor, conv: nn.Conv3d, depth: int, dilation: Dilation = (1, 1)) -> tuple[torch.Tensor, int]:
+    """``conv`` (spatially valid, spatial stride 1) slid over a depth-folded map, as one banded Conv2d.
+
+    Args:
+        x: ``(N, C*D, H, W)``, i.e. :func:`fold_depth` of the ``(N, C, D, H, W)`` input.
+        depth: D. dilation: the accumulated spatial stride (dilates the kernel, as in :func:`slide`).
+
+    Returns:
+        ``(y, D')``: ``y`` ``(N, K*D', H', W')`` equals :func:`fold_depth` of ``conv`` slid over the
+        unfolded input, up to float rounding (the same products, with zeros added).
+    """
+    _, stride, _, dil = _spatial_split(conv, 3)
+    if stride[-2:] != (1, 1):
+        raise ValueError(f"{conv}: a spatially strided Conv3d is slid a trous by slide(), not folded over depth")
+    weight, bias, out_depth = depth_banded_weight(conv, depth)
+    return F.conv2d(x, weight, bias, dilation=(dil[-2] * dilation[0], dil[-1] * dilation[1])), out_depth
+
+
 def fold_depth(x: torch.Tensor) -> torch.Tensor:
     """``(N, C, D, H, W)`` -> ``(N, C*D, H, W)``, the order in which ``Flatten`` reads a ``(C, D, h, w)`` window."""
     n, c, d, h, w = x.shape

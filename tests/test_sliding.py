@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hsframe.sliding import check_scene, crop, fft_conv2d, fft_plan, slide, slide_linear
+from hsframe.sliding import check_scene, crop, depth_folded_conv3d, fft_conv2d, fft_plan, fold_depth, slide, slide_linear
 
 
 def _patch_net(pool: nn.Module) -> tuple[nn.Sequential, nn.Linear]:
@@ -37,6 +37,26 @@ def test_depth_stride_and_padding_are_kept():
         y, dilation = slide([conv], x)
         assert y.shape == (1, 2, 5, 5, 5) and dilation == (2, 2)
         assert torch.allclose(y[..., ::2, ::2], conv(x), atol=1e-6)  # the patch network's positions, and the others
+
+
+@pytest.mark.parametrize("conv, dilation", [
+    (nn.Conv3d(2, 3, (7, 3, 3)), (1, 1)),  # HybridSN's first layer, with 2 input channels
+    (nn.Conv3d(2, 3, (3, 2, 2), stride=(2, 1, 1), padding=(1, 0, 0), dilation=(2, 1, 1)), (1, 1)),  # depth taps in the padding
+    (nn.Conv3d(2, 3, (2, 3, 3), dilation=(1, 2, 1)), (2, 1)),  # spatial dilation, and an accumulated one
+])
+def test_depth_folded_conv3d_equals_the_conv3d(conv, dilation):
+    torch.manual_seed(0)
+    x = torch.randn(2, 2, 11, 14, 13)
+    with torch.no_grad():
+        want, _ = slide([conv], x, dilation)
+        got, depth = depth_folded_conv3d(fold_depth(x), conv, 11, dilation)
+    assert depth == want.shape[2] and got.shape == fold_depth(want).shape
+    assert (got - fold_depth(want)).abs().max().item() <= 1e-5
+
+
+def test_depth_folded_conv3d_refuses_a_spatial_stride():
+    with pytest.raises(ValueError, match="a trous"):
+        depth_folded_conv3d(torch.zeros(1, 9, 8, 8), nn.Conv3d(1, 2, 3, stride=(1, 2, 2)), 9)
 
 
 def test_padded_or_unknown_layers_are_refused():

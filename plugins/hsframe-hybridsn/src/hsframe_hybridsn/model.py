@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hsframe.sliding import slide_linear
+from hsframe.sliding import depth_folded_conv3d, fold_depth, slide_linear
 
 
 class HybridSN(nn.Module):
@@ -85,9 +85,16 @@ class HybridSN(nn.Module):
             ph = pw = 8 + math.isqrt(dense1.in_features // 64)
         if x.dim() != 5 or x.shape[-2] < ph or x.shape[-1] < pw:
             raise ValueError(f"scene_forward needs (N, C, D, H + {ph - 1}, W + {pw - 1}) with H, W >= 1; got {tuple(x.shape)}")
-        x = self.conv3d(x)  # (N, 32, D-12, H+p_h-7, W+p_w-7)
-        n, c, d, h, w = x.shape
-        x = self.conv2d(x.reshape(n, c * d, h, w))  # (N, 64, H+p_h-9, W+p_w-9)
+        # Each Conv3d runs as a Conv2d over depth folded into channels (a banded kernel): on CPU about
+        # 5x faster over a whole scene than oneDNN's Conv3d with 1, 8 or 16 input channels.
+        depth = x.shape[2]
+        x = fold_depth(x)
+        for layer in self.conv3d:
+            if isinstance(layer, nn.Conv3d):
+                x, depth = depth_folded_conv3d(x, layer, depth)
+            else:
+                x = layer(x)  # ReLU
+        x = self.conv2d(x)  # (N, 32*(D-12), H+p_h-7, W+p_w-7) is already the fold: (N, 64, H+p_h-9, W+p_w-9)
         # Flatten reads (64, p_h-8, p_w-8) in C, h, w order, so the first dense layer is that convolution.
         x = F.relu(slide_linear(x, dense1, (ph - 8, pw - 8)))  # (N, 256, H, W); by FFT when the window is large
         x = F.relu(F.conv2d(x, dense2.weight[:, :, None, None], dense2.bias))  # (N, 128, H, W)
