@@ -192,10 +192,11 @@ def fft_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     freqs = spec.shape[0] * spec.shape[1]
     spec = spec.reshape(freqs, m * bh * bw, c).contiguous()  # bmm on strided operands falls back to a slow loop
     # The kernel's spectrum, transformed along its contiguous rows (3x faster than along the outer axes of the
-    # frequency-major layout), then laid out frequency-major by one copy. Correlation = conjugate.
+    # frequency-major layout), then made frequency-major by one 2-D transpose. Correlation = conjugate.
     kspec = torch.fft.rfft2(weight.float(), s=(block, block))  # (K, C, B, B/2+1)
-    kspec = kspec.permute(2, 3, 1, 0).reshape(freqs, c, k).conj_physical_()  # (F, C, K), a copy (permuted), conjugated in place
-    out = torch.bmm(spec, kspec)  # (F, M*bh*bw, K): per frequency, C channels to K
+    kspec = kspec.reshape(k * c, freqs).T.contiguous().conj_physical_().view(freqs, k, c)  # (F, K, C), conjugated in place
+    # Read transposed (BLAS's flag, no copy): on 2 cores 10% faster overall than a (F, C, K) copy.
+    out = torch.bmm(spec, kspec.transpose(1, 2))  # (F, M*bh*bw, K): per frequency, C channels to K
     y = torch.fft.irfft2(out.view(block, block // 2 + 1, m, bh, bw, k), s=(block, block), dim=(0, 1))[:sh, :sw]  # the valid part
     y = y.permute(2, 5, 3, 0, 4, 1).reshape(m, k, bh * sh, bw * sw)[..., :qh, :qw]  # (M, K, qh, qw)
     # Back from the sub-grids: (N*dh*dw, K, qh, qw) -> (N, K, qh*dh, qw*dw), then the valid size.
