@@ -7,7 +7,8 @@
 # 1. The paper recipe end to end: `hsframe run --preset paper` (HybridSN, 25x25x30, 30% of the
 #    Indian Pines-sized embedded scene, 100 epochs, batch 256), wall seconds of the whole command.
 # 2. Training samples/s with bf16 autocast and torch.compile each on and off (bench/train_modes.py).
-# 3. Full-scene pixels/s, scene_forward against patch by patch (bench/throughput.py, hybridsn).
+# 3. bench/throughput.py on the device: training against the common recipe, full-scene pixels/s (scene_forward
+#    against patch by patch), and its split, which times channels-last-3d against contiguous (issue #12 asks for it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -38,5 +39,5 @@ echo
 echo "2. training samples/s (HybridSN 25x25x30, batch 256, $SAMPLES samples per timed epoch)"
 "$PY" bench/train_modes.py --samples "$SAMPLES"
 echo
-echo "3. full-scene maps (145x145)"
-"$PY" bench/throughput.py --models hybridsn --batches 10 | tail -2
+echo "3. hsframe against the common recipe: training samples/s, full-scene pixels/s, the data/model split, channels-last-3d"
+"$PY" bench/throughput.py --models hybridsn,conv3d --batches 20 --repeats 3
