@@ -182,18 +182,25 @@ def _gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the ranks' states from /proc")
-def test_a_stopped_launcher_stops_every_rank_and_the_run_failed(tmp_path):
-    """A scheduler's SIGTERM to `hsframe run --nproc-per-node` must reach the ranks (torchrun starts them in sessions of their own)."""
+def _flaky_run(tmp_path: Path, **env: str) -> tuple[list[str], dict[str, str], Path, str]:
+    """``hsframe run --model flaky --nproc-per-node 2``: its command, environment (the flaky plugin installed,
+    its pid folder), the pid folder and the MLflow store."""
     site, pids = tmp_path / "site", tmp_path / "pids"
     site.mkdir(), pids.mkdir()
     make_dist(site, "fake-flaky", "flaky", FLAKY)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**_env(), "FLAKY_PIDS": str(pids), "FLAKY_STALL": "1"}
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
-    launcher = subprocess.Popen([sys.executable, "-m", "hsframe", "run", "--model", "flaky", "--nproc-per-node", "2", *QUICK,
-                                 "--set", "train.batch_size=16", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}",
-                                 "--tracking-uri", store], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    environ = {**_env(), "FLAKY_PIDS": str(pids), **env}
+    environ["PYTHONPATH"] = os.pathsep.join([str(site), environ["PYTHONPATH"]])
+    command = [sys.executable, "-m", "hsframe", "run", "--model", "flaky", "--nproc-per-node", "2", *QUICK,
+               "--set", "train.batch_size=16", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--tracking-uri", store]
+    return command, environ, pids, store
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the ranks' states from /proc")
+def test_a_stopped_launcher_stops_every_rank_and_the_run_failed(tmp_path):
+    """A scheduler's SIGTERM to `hsframe run --nproc-per-node` must reach the ranks (torchrun starts them in sessions of their own)."""
+    command, env, pids, store = _flaky_run(tmp_path, FLAKY_STALL="1")
+    launcher = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 150
         while not (pids / "stalled").exists():  # both ranks are in the third training step
@@ -212,16 +219,9 @@ def test_a_stopped_launcher_stops_every_rank_and_the_run_failed(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the ranks' states from /proc")
 def test_a_rank_that_dies_ends_every_rank_and_the_run_failed(tmp_path):
-    site, pids = tmp_path / "site", tmp_path / "pids"
-    site.mkdir(), pids.mkdir()
-    make_dist(site, "fake-flaky", "flaky", FLAKY)
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**_env(), "FLAKY_PIDS": str(pids)}
-    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    command, env, pids, store = _flaky_run(tmp_path)
     # The collective timeout is 300 s (HSFRAME_DIST_TIMEOUT): ending long before it is the group ending, not a timeout.
-    r = subprocess.run([sys.executable, "-m", "hsframe", "run", "--model", "flaky", "--nproc-per-node", "2", *QUICK,
-                        "--set", "train.batch_size=16", "--set", f"train.checkpoint_dir={tmp_path / 'ckpt'}", "--tracking-uri", store],
-                       env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    r = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 1 and "Signal 9 (SIGKILL) received by PID" in r.stderr, r.stderr[-3000:]  # torchrun names the dead rank
     ranks = {p.name: int(p.read_text()) for p in pids.iterdir()}
     assert sorted(ranks) == ["0", "1"] and all(_gone(pid) for pid in ranks.values())
