@@ -294,6 +294,18 @@ def test_a_single_process_is_no_world(monkeypatch):
         World.from_env()
 
 
+def test_a_rank_other_than_0_does_not_say_nothing_was_recorded(monkeypatch):
+    """Rank 0 holds the group's run: a crash on another rank must not tell the user that nothing was recorded."""
+    from hsframe.cli.run import _crashed, _interrupted
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert "nothing was recorded" in _crashed(None) and "nothing was recorded" in _interrupted(None)  # one process
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    for said in (_crashed(None), _interrupted(None)):
+        assert "nothing was recorded" not in said and "rank 1 of 2 records nothing itself: rank 0 holds the group's one MLflow run" in said
+
+
 def test_hsframe_leaves_only_a_group_it_joined(tmp_path):
     """A caller's own process group survives hsframe's end-of-run cleanup."""
     import torch.distributed as dist

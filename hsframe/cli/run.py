@@ -13,14 +13,27 @@ from hsframe.errors import HsframeError
 from hsframe.output_paths import check_output
 
 
+def _other_rank() -> str | None:
+    """What a data-parallel rank other than 0 says of the record: it opens no MLflow run, rank 0 holds the group's one."""
+    from hsframe.distributed import World
+
+    world = World.from_env()
+    if world.parallel and not world.main:
+        return f"rank {world.rank} of {world.size} records nothing itself: rank 0 holds the group's one MLflow run, which ends FAILED."
+    return None
+
+
 def _interrupted(run_id: str | None) -> str:
     if run_id is None:
-        return "no MLflow run had started; nothing was recorded."
+        return _other_rank() or "no MLflow run had started; nothing was recorded."
     return f"MLflow run {run_id} was marked KILLED; `hsframe run --resume RUN_ID` continues it from its last epoch."
 
 
 def _crashed(run_id: str | None) -> str:
     if run_id is None:
+        other = _other_rank()
+        if other:
+            return f"[bold red]This rank crashed[/]: {other}"
         return "[bold red]The run crashed[/] before an MLflow run was opened; nothing was recorded."
     return f"[bold red]The run crashed[/]: MLflow run {run_id} was marked FAILED, with this traceback as artifact error/traceback.txt."
 
