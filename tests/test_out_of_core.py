@@ -216,29 +216,29 @@ def test_the_map_figure_takes_a_few_bytes_a_pixel_not_float64_copies(tmp_path: P
     assert map_peak < 40 * h * w  # the int64 map saved as .npy and a few bytes a pixel for each panel; coloured first it took 90
 
 
+def _one_line_and_no_run(path: Path, tmp_path: Path) -> str:
+    """`hsframe run` on ``path``: exit 2 with one line and no MLflow run; that line."""
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    result = _run(path, store, tmp_path / "s.json")
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert runs_of(store) == []
+    return lines[0]
+
+
 @pytest.mark.parametrize("damage", ["truncated", "too long"])
 def test_an_npy_cube_whose_header_disagrees_with_its_size_is_one_line_and_no_run(tmp_path: Path, damage: str) -> None:
     path = _write("npy", tmp_path)
     data = path.read_bytes()
     size = len(data) - 100 if damage == "truncated" else len(data) + 8
     path.write_bytes(data[:size] if damage == "truncated" else data + bytes(8))
-    store = f"sqlite:///{tmp_path / 'm.db'}"
-    result = _run(path, store, tmp_path / "s.json")
-    assert result.exit_code == 2
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert f"says {H}x{W}x{B} float32 values, {len(data)} bytes" in lines[0] and f"the file has {size} bytes" in lines[0]
-    assert runs_of(store) == []
+    line = _one_line_and_no_run(path, tmp_path)
+    assert f"says {H}x{W}x{B} float32 values, {len(data)} bytes" in line and f"the file has {size} bytes" in line
 
 
 def test_an_envi_header_that_disagrees_with_its_image_is_one_line_and_no_run(tmp_path: Path) -> None:
     path = _write("envi-bsq", tmp_path)
     hdr = path.with_suffix(".hdr")
     hdr.write_text(hdr.read_text().replace(f"lines = {H}", f"lines = {H + 1}"))
-    store = f"sqlite:///{tmp_path / 'm.db'}"
-    result = _run(path, store, tmp_path / "s.json")
-    assert result.exit_code == 2
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert f"need {(H + 1) * W * B * 4} bytes" in lines[0] and f"the file has {H * W * B * 4}" in lines[0]
-    assert runs_of(store) == []
+    line = _one_line_and_no_run(path, tmp_path)
+    assert f"need {(H + 1) * W * B * 4} bytes" in line and f"the file has {H * W * B * 4}" in line

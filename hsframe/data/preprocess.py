@@ -66,6 +66,12 @@ class Preprocessor:
         """Bands of the cube it was fitted on (before removal)."""
         return int(self.n_input_bands)
 
+    def metrics(self) -> dict[str, float]:
+        """What a run logs of the fit: the variance the PCA components keep (none without PCA)."""
+        if self.explained_variance_ratio is None:
+            return {}
+        return {"pca_explained_variance": float(self.explained_variance_ratio.sum())}
+
     def save(self, path: str | Path) -> None:
         """The fitted state as safetensors (no pickle): its tensors, ``n_input_bands`` as metadata; an
         optional tensor that is None is left out."""

@@ -124,10 +124,7 @@ class SceneTask(Task):
                            "palette": [list(c) for c in scene.palette], "label_ids": scene.original_ids,
                            "value_range": ValueRange.of(fit_pixels).to_json(),
                            "georef": None if scene.georef is None else scene.georef.to_json()}, "preprocess/scene.json")
-        metrics = {}
-        if pre.explained_variance_ratio is not None:
-            metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
-        return SceneSamples.of(PatchSource(features, d.patch_size, d.padding), metrics, self.cfg)
+        return SceneSamples.of(PatchSource(features, d.patch_size, d.padding), pre.metrics(), self.cfg)
 
     def inference_index(self, split: TaskSplit) -> np.ndarray:
         # One inference pass serves both the test metrics and the full-scene map.

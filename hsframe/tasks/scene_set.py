@@ -129,10 +129,7 @@ class SceneSetTask(Task):
             recorder.log_file(Path(tmp) / PREPROCESSOR_FILE, "preprocess")
         recorder.log_dict({"dataset": data.name, "bands": b, "class_names": data.class_names, "tiles": data.tile_names,
                            "palette": [list(c) for c in data.palette], "label_ids": data.original_ids}, "preprocess/scene.json")
-        metrics = {}
-        if pre.explained_variance_ratio is not None:
-            metrics["pca_explained_variance"] = float(pre.explained_variance_ratio.sum())
-        return SceneSamples.of(PatchSource(features, d.patch_size, "zero"), metrics, self.cfg)
+        return SceneSamples.of(PatchSource(features, d.patch_size, "zero"), pre.metrics(), self.cfg)
 
     def inference_index(self, split: TaskSplit) -> np.ndarray:
         # Every pixel of every tile (not the gaps between them) for the maps, else the test pixels.
